@@ -149,8 +149,8 @@ int vol_stat(struct vol *v, const char *path, struct vol_stat *ret);
  * name NUL-terminated (valid only during the call), in on-disk order.  A
  * non-zero return from fn stops the walk and is returned.  type is from the
  * directory entry (VOL_FT_UNKNOWN when the filesystem lacks filetype).
- * Errors: -ENOENT, -ENOTDIR, VOL_E_FS_CORRUPT (also for names containing '/'
- * or NUL, or longer than VOL_NAME_MAX). */
+ * Errors: -ENOENT, -ENOTDIR, VOL_E_FS_CORRUPT (bad name length),
+ * VOL_E_UNSAFE_PATH (a name containing '/' or NUL). */
 typedef int (*vol_readdir_fn)(void *userdata, const char *name, uint32_t ino,
 			      enum vol_ftype type);
 int vol_readdir(struct vol *v, const char *path, vol_readdir_fn fn,

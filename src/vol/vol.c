@@ -314,10 +314,17 @@ static int rd_cb(ext2_ino_t dir, int entry, struct ext2_dir_entry *de,
 	    (nl == 2 && de->name[0] == '.' && de->name[1] == '.'))
 		return 0;
 	char name[VOL_NAME_MAX + 1];
-	if (nl <= 0 || (unsigned)nl > VOL_NAME_MAX || memchr(de->name, '/', (size_t)nl) ||
-	    memchr(de->name, '\0', (size_t)nl)) {
+	if (nl <= 0 || (unsigned)nl > VOL_NAME_MAX) {
 		c->ret = VOL_E_FS_CORRUPT;
-		cc_log(CC_LOG_ERROR, VOL_LOG, "directory entry with an invalid name (length %d)", nl);
+		cc_log(CC_LOG_ERROR, VOL_LOG, "directory entry with an invalid name length %d", nl);
+		return DIRENT_ABORT;
+	}
+	if (memchr(de->name, '/', (size_t)nl) || memchr(de->name, '\0', (size_t)nl)) {
+		/* Such a name could address something outside a target
+		 * directory: refuse it rather than pass it on. */
+		c->ret = VOL_E_UNSAFE_PATH;
+		cc_log(CC_LOG_ERROR, VOL_LOG, "directory entry name contains '/' or NUL (inode %u)",
+		       de->inode);
 		return DIRENT_ABORT;
 	}
 	memcpy(name, de->name, (size_t)nl);
