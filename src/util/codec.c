@@ -5,6 +5,7 @@
  * does not leak it through obvious timing differences.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "ccserve/util.h"
@@ -150,26 +151,18 @@ size_t cc_base64_decoded_max(size_t inlen)
 	return inlen / 4 * 3 + (inlen % 4 ? 3 : 0);
 }
 
-static int b64val(unsigned char c, enum cc_b64_variant v)
+/* 256-entry decode tables (-1 = not in the alphabet), built once. */
+static int8_t dec_std[256], dec_url[256];
+static pthread_once_t dec_once = PTHREAD_ONCE_INIT;
+
+static void build_tables(void)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (v == CC_B64_STD) {
-		if (c == '+')
-			return 62;
-		if (c == '/')
-			return 63;
-	} else {
-		if (c == '-')
-			return 62;
-		if (c == '_')
-			return 63;
+	memset(dec_std, -1, sizeof(dec_std));
+	memset(dec_url, -1, sizeof(dec_url));
+	for (int i = 0; i < 64; i++) {
+		dec_std[(unsigned char)b64_std[i]] = (int8_t)i;
+		dec_url[(unsigned char)b64_url[i]] = (int8_t)i;
 	}
-	return -1;
 }
 
 int cc_base64_decode(const char *in, size_t inlen, enum cc_b64_variant v, void *out,
@@ -200,11 +193,13 @@ int cc_base64_decode(const char *in, size_t inlen, enum cc_b64_variant v, void *
 	if (outsz < n)
 		return CC_E_SHORTBUF;
 
+	pthread_once(&dec_once, build_tables);
+	const int8_t *t = v == CC_B64_STD ? dec_std : dec_url;
+	const unsigned char *u = (const unsigned char *)in;
 	uint8_t *o = out;
 	size_t oi = 0, i = 0;
 	for (; i + 4 <= body; i += 4) {
-		int a = b64val((unsigned char)in[i], v), b = b64val((unsigned char)in[i + 1], v);
-		int c = b64val((unsigned char)in[i + 2], v), d = b64val((unsigned char)in[i + 3], v);
+		int a = t[u[i]], b = t[u[i + 1]], c = t[u[i + 2]], d = t[u[i + 3]];
 		if ((a | b | c | d) < 0) {
 			rc = CC_E_BADCHAR;
 			goto fail;
@@ -216,8 +211,8 @@ int cc_base64_decode(const char *in, size_t inlen, enum cc_b64_variant v, void *
 	}
 	size_t rem = body - i;
 	if (rem) {
-		int a = b64val((unsigned char)in[i], v), b = b64val((unsigned char)in[i + 1], v);
-		int c = rem == 3 ? b64val((unsigned char)in[i + 2], v) : 0;
+		int a = t[u[i]], b = t[u[i + 1]];
+		int c = rem == 3 ? t[u[i + 2]] : 0;
 		if ((a | b | c) < 0) {
 			rc = CC_E_BADCHAR;
 			goto fail;
