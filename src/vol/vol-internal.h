@@ -74,6 +74,11 @@ int vol_luks_set_pbkdf(void *cd, const struct vol_kdf_params *kdf);
 /* Map an ext2fs errcode_t to a vol error and log it with ctx. */
 int vol_ext2_err(long code, const char *ctx);
 
+/* Open a bare encrypted data segment (no LUKS header): for tests and the
+ * fuzz target.  fd is duplicated; key is copied. */
+int vol_open_segment(int fd, uint64_t data_offset, uint64_t data_size, uint32_t sector_size,
+		     uint64_t iv_offset, const uint8_t *key, size_t key_len, struct vol **ret);
+
 /* Secure key file read (whole file, capped). */
 int vol_read_key_file(const char *path, uint8_t **ret, size_t *ret_len);
 

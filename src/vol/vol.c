@@ -71,6 +71,8 @@ int vol_ext2_err(long code, const char *ctx)
 	return VOL_E_FS_CORRUPT;
 }
 
+static int finish_open(struct vol *v);
+
 static int vol_open_common(const char *image, enum vol_unlock_kind kind,
 			   const void *secret, size_t len,
 			   const struct vol_open_opts *opts, struct vol **ret)
@@ -99,7 +101,18 @@ static int vol_open_common(const char *image, enum vol_unlock_kind kind,
 		free(v);
 		return r;
 	}
-	r = vol_crypt_init(&v->crypt, v->fd, v->luks.data_offset, v->luks.data_size,
+	r = finish_open(v);
+	if (r < 0)
+		return r;
+	*ret = v;
+	return 0;
+}
+
+/* Set up the data path and the filesystem for v (fd and luks filled in).
+ * Frees v on failure. */
+static int finish_open(struct vol *v)
+{
+	int r = vol_crypt_init(&v->crypt, v->fd, v->luks.data_offset, v->luks.data_size,
 			   v->luks.sector_size, v->luks.iv_offset,
 			   CC_TAKE_PTR(v->luks.key), v->luks.key_len);
 	if (r < 0) {
@@ -129,11 +142,40 @@ static int vol_open_common(const char *image, enum vol_unlock_kind kind,
 		r = VOL_E_TRUNCATED;
 		goto fail;
 	}
-	*ret = v;
 	return 0;
 fail:
 	vol_close(v);
 	return r;
+}
+
+int vol_open_segment(int fd, uint64_t data_offset, uint64_t data_size, uint32_t sector_size,
+		     uint64_t iv_offset, const uint8_t *key, size_t key_len, struct vol **ret)
+{
+	struct vol *v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	v->luks.key = cc_secure_alloc(key_len);
+	if (v->fd < 0 || !v->luks.key) {
+		if (v->fd >= 0)
+			close(v->fd);
+		cc_secure_free(v->luks.key);
+		free(v);
+		return -ENOMEM;
+	}
+	memcpy(v->luks.key, key, key_len);
+	v->luks.key_len = key_len;
+	v->luks.data_offset = data_offset;
+	v->luks.data_size = data_size;
+	v->luks.sector_size = sector_size;
+	v->luks.iv_offset = iv_offset;
+	snprintf(v->luks.cipher, sizeof(v->luks.cipher), "aes");
+	snprintf(v->luks.cipher_mode, sizeof(v->luks.cipher_mode), "xts-plain64");
+	int r = finish_open(v);
+	if (r < 0)
+		return r;
+	*ret = v;
+	return 0;
 }
 
 int vol_open_passphrase(const char *image, const void *pass, size_t pass_len,
