@@ -131,6 +131,15 @@ static int finish_open(struct vol *v)
 		r = vol_ext2_err(e, "open filesystem");
 		goto fail;
 	}
+	/* Group descriptors: locations inside their groups, no overlaps,
+	 * checksums (what e2fsck checks first). */
+	e = ext2fs_check_desc(v->fs);
+	if (e) {
+		r = vol_ext2_err(e, "group descriptors");
+		if (r == VOL_E_NOT_EXT4)
+			r = VOL_E_FS_CORRUPT;
+		goto fail;
+	}
 	uint64_t fsbytes;
 	if (__builtin_mul_overflow(ext2fs_blocks_count(v->fs->super),
 				   (uint64_t)v->fs->blocksize, &fsbytes) ||
