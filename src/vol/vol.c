@@ -258,25 +258,116 @@ static int clean_path(const char *path, const char **ret)
 	return 0;
 }
 
-/* Under v->lock. */
+static int read_inode(struct vol *v, ext2_ino_t ino, struct ext2_inode_large *in)
+{
+	memset(in, 0, sizeof(*in));
+	errcode_t e = ext2fs_read_inode_full(v->fs, ino, (struct ext2_inode *)in, sizeof(*in));
+	return e ? vol_ext2_err(e, "read inode") : 0;
+}
+
+static int read_link(struct vol *v, ext2_ino_t ino, struct ext2_inode_large *in,
+		     char **ret, size_t *ret_len);
+
+/*
+ * Under v->lock.  Component-by-component lookup with our own symlink
+ * handling (libext2fs's namei trusts symlink sizes): ".." at the root stays
+ * at the root, absolute link targets restart at the volume root, at most
+ * VOL_MAX_LINKS links are followed.
+ */
+#define VOL_MAX_LINKS 8
 static int resolve(struct vol *v, const char *path, bool follow, ext2_ino_t *ret)
 {
 	const char *p;
 	int r = clean_path(path, &p);
 	if (r < 0)
 		return r;
-	if (!*p) {
-		*ret = EXT2_ROOT_INO;
-		return 0;
+	ext2_filsys fs = v->fs;
+	const size_t cap = 2 * VOL_PATH_MAX + 2;
+	char *rem = malloc(cap), *tmp = malloc(cap);
+	if (!rem || !tmp) {
+		free(rem);
+		free(tmp);
+		return -ENOMEM;
 	}
-	ext2_ino_t ino = 0;
-	errcode_t e = follow ? ext2fs_namei_follow(v->fs, EXT2_ROOT_INO, EXT2_ROOT_INO, p, &ino)
-			     : ext2fs_namei(v->fs, EXT2_ROOT_INO, EXT2_ROOT_INO, p, &ino);
-	if (e)
-		return vol_ext2_err(e, "path lookup");
-	if (ino < EXT2_ROOT_INO || ino > v->fs->super->s_inodes_count)
-		return VOL_E_FS_CORRUPT;
-	*ret = ino;
+	snprintf(rem, cap, "%s", p);
+	ext2_ino_t cur = EXT2_ROOT_INO;
+	unsigned links = 0;
+	size_t pos = 0;
+	for (;;) {
+		while (rem[pos] == '/')
+			pos++;
+		if (!rem[pos])
+			break;
+		size_t n = strcspn(rem + pos, "/");
+		const char *name = rem + pos;
+		pos += n;
+		if (n == 1 && name[0] == '.')
+			continue;
+		if (n > VOL_NAME_MAX) {
+			r = -ENAMETOOLONG;
+			break;
+		}
+		struct ext2_inode_large din;
+		r = read_inode(v, cur, &din);
+		if (r)
+			break;
+		if (!LINUX_S_ISDIR(din.i_mode)) {
+			r = -ENOTDIR;
+			break;
+		}
+		ext2_ino_t child;
+		if (n == 2 && name[0] == '.' && name[1] == '.' && cur == EXT2_ROOT_INO) {
+			child = EXT2_ROOT_INO;
+		} else {
+			errcode_t e = ext2fs_lookup(fs, cur, name, (int)n, NULL, &child);
+			if (e) {
+				r = vol_ext2_err(e, "path lookup");
+				break;
+			}
+		}
+		if (child < 1 || child > fs->super->s_inodes_count) {
+			cc_log(CC_LOG_ERROR, VOL_LOG, "directory %u names inode %u, out of range", cur, child);
+			r = VOL_E_FS_CORRUPT;
+			break;
+		}
+		struct ext2_inode_large cin;
+		r = read_inode(v, child, &cin);
+		if (r)
+			break;
+		while (rem[pos] == '/')
+			pos++;
+		bool last = rem[pos] == '\0';
+		if (LINUX_S_ISLNK(cin.i_mode) && (!last || follow)) {
+			if (++links > VOL_MAX_LINKS) {
+				r = -ELOOP;
+				break;
+			}
+			char *target;
+			size_t tl;
+			r = read_link(v, child, &cin, &target, &tl);
+			if (r)
+				break;
+			int k = snprintf(tmp, cap, "%s/%s", target, rem + pos);
+			free(target);
+			if (k < 0 || (size_t)k >= cap) {
+				r = -ENAMETOOLONG;
+				break;
+			}
+			if (tmp[0] == '/')
+				cur = EXT2_ROOT_INO;
+			char *sw = rem;
+			rem = tmp;
+			tmp = sw;
+			pos = 0;
+			continue;
+		}
+		cur = child;
+	}
+	free(rem);
+	free(tmp);
+	if (r)
+		return r;
+	*ret = cur;
 	return 0;
 }
 
@@ -291,12 +382,6 @@ static enum vol_ftype mode_type(uint32_t mode)
 	return mode ? VOL_FT_OTHER : VOL_FT_UNKNOWN;
 }
 
-static int read_inode(struct vol *v, ext2_ino_t ino, struct ext2_inode_large *in)
-{
-	memset(in, 0, sizeof(*in));
-	errcode_t e = ext2fs_read_inode_full(v->fs, ino, (struct ext2_inode *)in, sizeof(*in));
-	return e ? vol_ext2_err(e, "read inode") : 0;
-}
 
 static int do_stat(struct vol *v, const char *path, bool follow, struct vol_stat *ret)
 {
