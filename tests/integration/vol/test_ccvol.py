@@ -416,6 +416,44 @@ class Terminal(Base):
         self.assertFalse(os.path.exists(self.p("tty2.img")))
 
 
+class Mount(Base):
+    def mount(self, img, mnt):
+        p = subprocess.Popen([CCVOL, "mount", "-f", "--key-file", self.key, img, mnt],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(100):
+            if os.path.ismount(mnt) or p.poll() is not None:
+                break
+            time.sleep(0.05)
+        if not os.path.ismount(mnt):
+            p.kill()
+            _, err = p.communicate()
+            if b"cannot mount" in err or not os.path.exists("/dev/fuse"):
+                self.skipTest("FUSE not available here: " + err.decode(errors="replace"))
+            self.fail("mount did not appear: " + err.decode(errors="replace"))
+        return p
+
+    def test_mount_read_unmount_and_signal(self):
+        if not shutil.which("fusermount3"):
+            self.skipTest("fusermount3 missing")
+        img = self.create()
+        mnt = self.p("mnt")
+        os.mkdir(mnt)
+        p = self.mount(img, mnt)
+        try:
+            self.assertEqual(tree_digest(self.src), tree_digest(mnt))
+            with self.assertRaises(OSError):
+                open(os.path.join(mnt, "new"), "w")
+        finally:
+            run("fusermount3", "-u", mnt)
+        self.assertEqual(p.wait(timeout=20), 0)
+        self.assertFalse(os.path.ismount(mnt))
+        # A signal ends it cleanly too.
+        p = self.mount(img, mnt)
+        p.terminate()
+        self.assertEqual(p.wait(timeout=20), 0)
+        self.assertFalse(os.path.ismount(mnt))
+
+
 def main_args(argv):
     luks_xts.main_args(argv)
 
