@@ -94,7 +94,7 @@ static int vol_open_common(const char *image, enum vol_unlock_kind kind,
 		free(v);
 		return -EINVAL;
 	}
-	int slot = opts && opts->keyslot > 0 ? opts->keyslot : VOL_ANY_KEYSLOT;
+	int slot = opts && opts->keyslot_set ? opts->keyslot : VOL_ANY_KEYSLOT;
 	int r = vol_luks_unlock(image, v->fd, kind, secret, len, slot, &v->luks);
 	if (r < 0) {
 		close(v->fd);

@@ -238,7 +238,7 @@ int ccvol_unlock(const char *image, const struct key_opts *ko, struct vol **ret)
 		die_msg(0, "give only one of --key-file, --passphrase-file, --volume-key-file");
 		return EX_USAGE;
 	}
-	struct vol_open_opts oo = { .keyslot = ko->keyslot };
+	struct vol_open_opts oo = { .keyslot_set = ko->keyslot >= 0, .keyslot = ko->keyslot };
 	int r;
 	if (ko->volume_key_file) {
 		ex = read_secret_file(ko->volume_key_file, false, &s);
