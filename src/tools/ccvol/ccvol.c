@@ -92,6 +92,19 @@ static void secret_free(struct secret *s)
 	s->len = 0;
 }
 
+/* While echo is off, a signal must not leave the terminal silent. */
+static volatile sig_atomic_t tty_saved;
+static int tty_fd = -1;
+static struct termios tty_old;
+
+static void tty_signal(int sig)
+{
+	if (tty_saved)
+		tcsetattr(tty_fd, TCSANOW, &tty_old);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 /* Prompt on the controlling terminal with echo off. */
 static int tty_read(const char *prompt, struct secret *out)
 {
@@ -110,9 +123,21 @@ static int tty_read(const char *prompt, struct secret *out)
 	noecho.c_lflag &= (tcflag_t)~(ECHO | ECHONL);
 	noecho.c_lflag |= ICANON;
 	/* Echo off before the prompt, so nothing typed after it is lost. */
+	tty_fd = fd;
+	tty_old = old;
+	tty_saved = 1;
+	struct sigaction sa = { .sa_handler = tty_signal }, oint, oterm, ohup;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &oint);
+	sigaction(SIGTERM, &sa, &oterm);
+	sigaction(SIGHUP, &sa, &ohup);
 	tcsetattr(fd, TCSAFLUSH, &noecho);
 	if (write(fd, prompt, strlen(prompt)) < 0) {
 		tcsetattr(fd, TCSAFLUSH, &old);
+		tty_saved = 0;
+		sigaction(SIGINT, &oint, NULL);
+		sigaction(SIGTERM, &oterm, NULL);
+		sigaction(SIGHUP, &ohup, NULL);
 		close(fd);
 		return -EIO;
 	}
@@ -136,6 +161,10 @@ static int tty_read(const char *prompt, struct secret *out)
 		ch = 0;
 	}
 	tcsetattr(fd, TCSAFLUSH, &old);
+	tty_saved = 0;
+	sigaction(SIGINT, &oint, NULL);
+	sigaction(SIGTERM, &oterm, NULL);
+	sigaction(SIGHUP, &ohup, NULL);
 	if (write(fd, "\n", 1) < 0) {
 		/* nothing to do */
 	}
