@@ -117,6 +117,15 @@ int vol_luks_unlock(const char *image, int fd, enum vol_unlock_kind kind,
 		r = VOL_E_UNSUPPORTED;
 		goto out;
 	}
+	uint32_t req = 0;
+	if (strcmp(crypt_get_type(cd), CRYPT_LUKS2) == 0 &&
+	    crypt_persistent_flags_get(cd, CRYPT_FLAGS_REQUIREMENTS, &req) == 0 && req) {
+		/* e.g. an interrupted reencryption: the data is half old, half new. */
+		cc_log(CC_LOG_ERROR, VOL_LOG,
+		       "volume has unmet LUKS2 requirements (0x%x, e.g. an unfinished reencryption)", req);
+		r = VOL_E_UNSUPPORTED;
+		goto out;
+	}
 	snprintf(ret->cipher, sizeof(ret->cipher), "%s", cipher);
 	snprintf(ret->cipher_mode, sizeof(ret->cipher_mode), "%s", mode);
 	const char *uuid = crypt_get_uuid(cd);
