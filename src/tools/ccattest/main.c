@@ -409,13 +409,21 @@ static int cmd_collateral(int argc, char **argv)
 		{ "pccs", required_argument, NULL, 'u' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "cache", required_argument, NULL, 'c' },
+		{ "at", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *url = NULL, *out = "collateral", *cache = NULL;
+	int64_t now = cc_wall_s();
 	int c;
-	while ((c = getopt_long(argc, argv, "u:o:c:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "u:o:c:t:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 't':
+			if (cc_time_parse(optarg, &now) < 0) {
+				fprintf(stderr, "%s collateral fetch: --at '%s' is not an RFC 3339 time\n", prog, optarg);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'u': url = optarg; break;
 		case 'o': out = optarg; break;
 		case 'c': cache = optarg; break;
@@ -425,7 +433,8 @@ static int cmd_collateral(int argc, char **argv)
 			       "service and write it to DIR (Intel PCS layout, default ./collateral).\n"
 			       "  --pccs URL    base URL, e.g. https://api.trustedservices.intel.com\n"
 			       "  --out DIR     output directory (created)\n"
-			       "  --cache DIR   reuse responses until their nextUpdate passes\n", prog);
+			       "  --cache DIR   reuse responses until their nextUpdate passes\n"
+			       "  --at TIME     judge cache freshness at TIME (RFC 3339; default now)\n", prog);
 			return 0;
 		default: return EXIT_USAGE;
 		}
@@ -437,7 +446,7 @@ static int cmd_collateral(int argc, char **argv)
 	struct attest_quote *q;
 	if (load_quote(argv[optind + 1], &q) < 0)
 		return EXIT_ERROR;
-	int r = attest_collateral_fetch(url, q, out, cache, cc_wall_s());
+	int r = attest_collateral_fetch(url, q, out, cache, now);
 	attest_quote_free(q);
 	if (r < 0) {
 		fprintf(stderr, "%s collateral fetch: %s\n", prog, attest_strerror(r));
