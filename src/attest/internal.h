@@ -126,9 +126,34 @@ struct attest_collateral {
 
 int attest_collateral_check_trust(struct attest_collateral *c, X509 *root, const uint8_t root_hash[32]);
 
+/* Per-verifier caches: a platform sends the same PCK chain and attestation
+ * key with every quote, so parsing them and the time-independent chain
+ * signature checks are done once per distinct chain (keyed by SHA-256 of its
+ * bytes).  Validity times, revocation and CRL checks run on every call. */
+#define CHAIN_CACHE_MAX 32
+#define KEY_CACHE_MAX 32
+struct chain_entry {
+	bool used;
+	uint8_t hash[32];
+	STACK_OF(X509) *chain;     /* ordered leaf first; NULL when err < 0 */
+	int err;                   /* structure / signature result */
+	struct pck_ext ext;
+	int ext_err;
+};
+struct key_entry {
+	bool used;
+	uint8_t xy[64];
+	EVP_PKEY *key;
+};
+
 struct attest_verifier {
 	X509 *root;
 	uint8_t root_hash[32];
+	pthread_mutex_t lock;
+	struct chain_entry chains[CHAIN_CACHE_MAX];
+	size_t next_chain;
+	struct key_entry keys[KEY_CACHE_MAX];
+	size_t next_key;
 };
 
 /* Test seams for the configfs-tsm provider (NULL: real mkdir/rmdir). */
