@@ -340,7 +340,7 @@ struct attest_provider_opts {
 	enum attest_sim_flaw sim_flaw;
 	/* sim measurements; NULL means the values stored at sim init */
 	const uint8_t *sim_mrtd;               /* 48 bytes */
-	const uint8_t (*sim_rtmr)[48];         /* 4 x 48 bytes */
+	const uint8_t *sim_rtmr[4];            /* each 48 bytes or NULL */
 	const uint8_t *sim_td_attributes;      /* 8 bytes */
 };
 

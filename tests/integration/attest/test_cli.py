@@ -102,6 +102,15 @@ def main():
             assert want in out, (flaw, out)
         out, _ = run("verify", os.path.join(tmp, "out-of-date-tcb.dat"), "--collateral", coll, "--root", root, rc=1)
         assert "[advisories] advisory INTEL-SA-00837" in out, out
+        # configured measurements reach the quote and the policy
+        mq = os.path.join(tmp, "measured.dat")
+        run("quote", "--provider", "sim", "--sim-dir", sim, "--report-data", rd, "--mrtd", "ab" * 48,
+            "--rtmr", "2:" + "cd" * 48, "--out", mq)
+        with open(pol, "w") as f:
+            json.dump({"mrtd": ["ab" * 48], "rtmr2": "cd" * 48,
+                       "rtmr3": json.load(open(os.path.join(sim, "sim.json")))["rtmr3"]}, f)
+        run("verify", mq, "--collateral", coll, "--root", root, "--policy", pol)
+        run("quote", "--provider", "sim", "--sim-dir", sim, "--report-data", rd, "--rtmr", "4:" + "cd" * 48, rc=2)
         run("quote", "--provider", "sim", "--sim-dir", sim, "--report-data", rd, "--flaw", "nope", rc=2)
         run("quote", "--provider", "sim", "--sim-dir", sim, "--report-data", "00", rc=2)
         run("quote", "--provider", "tsm", "--tsm-root", os.path.join(tmp, "no-configfs"), "--report-data", rd, rc=3)
