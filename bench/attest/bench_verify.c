@@ -120,14 +120,14 @@ int main(int argc, char **argv)
 		m++;
 	}
 	double cold = (double)m / (cpu_s() - c0);
-	printf("first quote of a platform (PCK chain parsed and checked): %.0f quotes per CPU-second\n", cold);
+	printf("new verifier + first quote (root, PCK chain parsed and checked): %.0f quotes per CPU-second\n", cold);
 	if (!smoke) {
 		double base = openssl_speed_verify();
 		if (base > 0) {
 			printf("openssl speed -seconds 3 ecdsap256: %.0f verify/s\n", base);
 			printf("ratio: %.1f%% of the raw ECDSA P-256 verify rate (target >= 25%%; %.2f verify-equivalents per quote)\n",
 			       100.0 * rate / base, base / rate);
-			printf("first quote of a platform: %.1f%% (%.1f verify-equivalents)\n", 100.0 * cold / base,
+			printf("new verifier + first quote: %.1f%% (%.1f verify-equivalents)\n", 100.0 * cold / base,
 			       base / cold);
 		} else {
 			printf("openssl speed unavailable: no baseline\n");

@@ -64,7 +64,48 @@ static int collateral_time_ok(const struct attest_collateral *c, int64_t at)
 
 /* Time-independent checks of the quote's PCK chain [PCK, PCK CA, root?]:
  * structure, the pinned root, CA and leaf signatures. */
-static int pck_chain_static(const struct attest_verifier *v, STACK_OF(X509) *chain)
+static bool ca_known(struct attest_verifier *v, X509 *ca)
+{
+	bool k = false;
+	pthread_mutex_lock(&v->lock);
+	for (size_t i = 0; i < CA_CACHE_MAX && !k; i++)
+		k = v->cas[i].x == ca;
+	pthread_mutex_unlock(&v->lock);
+	return k;
+}
+
+static void ca_remember(struct attest_verifier *v, X509 *ca)
+{
+	unsigned char *der = NULL;
+	int dl = i2d_X509(ca, &der);
+	if (dl <= 0)
+		return;
+	uint8_t *copy = malloc((size_t)dl);
+	if (!copy) {
+		OPENSSL_free(der);
+		return;
+	}
+	memcpy(copy, der, (size_t)dl);
+	OPENSSL_free(der);
+	pthread_mutex_lock(&v->lock);
+	for (size_t i = 0; i < CA_CACHE_MAX; i++)
+		if (v->cas[i].der_len == (size_t)dl && memcmp(v->cas[i].der, copy, (size_t)dl) == 0) {
+			pthread_mutex_unlock(&v->lock);
+			free(copy);
+			return;
+		}
+	struct ca_entry *e = &v->cas[v->next_ca];
+	v->next_ca = (v->next_ca + 1) % CA_CACHE_MAX;
+	free(e->der);
+	X509_free(e->x);
+	X509_up_ref(ca);
+	e->x = ca;
+	e->der = copy;
+	e->der_len = (size_t)dl;
+	pthread_mutex_unlock(&v->lock);
+}
+
+static int pck_chain_static(struct attest_verifier *v, STACK_OF(X509) *chain)
 {
 	int n = sk_X509_num(chain);
 	if (n < 2 || n > 3)
@@ -75,10 +116,13 @@ static int pck_chain_static(const struct attest_verifier *v, STACK_OF(X509) *cha
 		return ATTEST_E_UNTRUSTED_ROOT;
 	if (X509_check_issued(v->root, ca) != X509_V_OK || X509_check_ca(ca) < 1)
 		return ATTEST_E_UNTRUSTED_ROOT;
-	EVP_PKEY *rk = X509_get0_pubkey(v->root);
-	if (!rk || X509_verify(ca, rk) != 1) {
-		ERR_clear_error();
-		return ATTEST_E_CHAIN;
+	if (!ca_known(v, ca)) {
+		EVP_PKEY *rk = X509_get0_pubkey(v->root);
+		if (!rk || X509_verify(ca, rk) != 1) {
+			ERR_clear_error();
+			return ATTEST_E_CHAIN;
+		}
+		ca_remember(v, ca);
 	}
 	if (X509_check_issued(ca, leaf) != X509_V_OK)
 		return ATTEST_E_CHAIN;
@@ -135,7 +179,21 @@ static int pck_chain_get(struct attest_verifier *v, const struct attest_quote *q
 	struct pck_ext ext;
 	memset(&ext, 0, sizeof(ext));
 	int ext_err = 0;
-	int r = attest_chain_certs(q->pck_chain_pem, q->pck_chain_len, &chain);
+	/* the root and known PCK CAs are recognised by their bytes, not
+	 * parsed again (references taken under the lock) */
+	struct known_cert known[1 + CA_CACHE_MAX];
+	size_t nk = 0;
+	known[nk++] = (struct known_cert){ v->root_der, v->root_der_len, v->root };
+	pthread_mutex_lock(&v->lock);
+	for (size_t i = 0; i < CA_CACHE_MAX; i++)
+		if (v->cas[i].x && X509_up_ref(v->cas[i].x))
+			known[nk++] = (struct known_cert){ v->cas[i].der, v->cas[i].der_len, v->cas[i].x };
+	/* the DER copies stay alive: entries are only replaced under the
+	 * lock, so hold it across the parse of this one chain */
+	int r = attest_chain_certs_known(q->pck_chain_pem, q->pck_chain_len, known, nk, &chain);
+	pthread_mutex_unlock(&v->lock);
+	for (size_t i = 1; i < nk; i++)
+		X509_free(known[i].x);
 	if (r == 0)
 		r = pck_chain_static(v, chain);
 	if (r == 0)
@@ -495,10 +553,13 @@ int attest_verifier_new(struct attest_verifier **ret, const struct attest_verifi
 	pthread_mutex_init(&v->lock, NULL);
 	unsigned char *d = NULL;
 	int dl = i2d_X509(root, &d);
-	if (dl <= 0) {
+	if (dl <= 0 || !(v->root_der = malloc((size_t)dl))) {
+		OPENSSL_free(d);
 		attest_verifier_free(v);
 		return -ENOMEM;
 	}
+	memcpy(v->root_der, d, (size_t)dl);
+	v->root_der_len = (size_t)dl;
 	SHA256(d, (size_t)dl, v->root_hash);
 	OPENSSL_free(d);
 	*ret = v;
@@ -523,6 +584,11 @@ void attest_verifier_free(struct attest_verifier *v)
 	if (!v)
 		return;
 	X509_free(v->root);
+	free(v->root_der);
+	for (size_t i = 0; i < CA_CACHE_MAX; i++) {
+		free(v->cas[i].der);
+		X509_free(v->cas[i].x);
+	}
 	for (size_t i = 0; i < CHAIN_CACHE_MAX; i++)
 		chain_entry_clear(&v->chains[i]);
 	for (size_t i = 0; i < KEY_CACHE_MAX; i++)
