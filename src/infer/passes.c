@@ -64,9 +64,10 @@ static const float *chan_const(const struct ir_graph *g, int v, int64_t c)
 }
 
 /* Makes the conv's weights and bias private copies (they may be shared). */
-static int own_params(struct ir_graph *g, struct ir_node *n, int64_t oc,
-		      float **w, float **b)
+static int own_params(struct ir_graph *g, int ni, int64_t oc, float **w,
+		      float **b)
 {
+	struct ir_node *n = &g->nodes[ni];
 	struct ir_tensor *wt = g->values[n->in[1]].cval, *nw, *nb;
 	int r = ir_tensor_new(INFER_DT_FLOAT, &wt->shape, &nw);
 	if (r)
@@ -93,6 +94,7 @@ static int own_params(struct ir_graph *g, struct ir_node *n, int64_t oc,
 	ir_tensor_unref(nb);
 	if (bv < 0)
 		return bv;
+	n = &g->nodes[ni]; /* adding constants may move the node array */
 	int in[4] = { n->in[0], wv, bv, n->n_in > 3 ? n->in[3] : -1 };
 	r = set_inputs(n, in, n->n_in > 3 ? 4 : 3);
 	if (r)
@@ -168,7 +170,7 @@ static int fuse_conv(struct ir_graph *g, int ni, int **consp)
 				scale[o] = sc[o] / sqrtf(va[o] + eps);
 				scale[oc + o] = of[o] - mu[o] * scale[o];
 			}
-			r = own_params(g, &g->nodes[ni], oc, &w, &b);
+			r = own_params(g, ni, oc, &w, &b);
 			if (r) {
 				free(scale);
 				return r > 0 ? 0 : r;
@@ -193,7 +195,7 @@ static int fuse_conv(struct ir_graph *g, int ni, int **consp)
 				return -ENOMEM;
 			memcpy(kc, k, (size_t)oc * sizeof(float));
 			enum ir_binop bo = c->a.bin.op;
-			r = own_params(g, &g->nodes[ni], oc, &w, &b);
+			r = own_params(g, ni, oc, &w, &b);
 			if (r) {
 				free(kc);
 				return r > 0 ? 0 : r;

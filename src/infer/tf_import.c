@@ -1847,8 +1847,11 @@ int tf_import_saved_model(const struct ir_load_ctx *lc, const uint8_t *pb,
 		goto out;
 	}
 	r = tf_bundle_open(lc, "variables/variables", &c.bundle);
-	if (r == -ENOENT)
+	if (r == -ENOENT) {
 		r = 0; /* no variables: the graph must not need any */
+		if (e->buf && e->len)
+			e->buf[0] = 0;
+	}
 	if (r)
 		goto out;
 	/* Signatures already failed keep their error: convert the others. */
