@@ -41,33 +41,34 @@ extern "C" {
 #endif
 
 enum kbs_error {
-	KBS_E_BADREQ = -2001,          /* malformed request (JSON, fields) */
-	KBS_E_VERSION = -2002,         /* unsupported protocol version */
-	KBS_E_TEE = -2003,             /* unsupported or untrusted TEE type */
-	KBS_E_NOSESSION = -2004,       /* no session, unknown or evicted */
-	KBS_E_NONCE_EXPIRED = -2005,   /* challenge nonce expired */
-	KBS_E_NONCE_USED = -2006,      /* challenge nonce already used */
-	KBS_E_NONCE_MISMATCH = -2007,  /* nonce is not this session's */
-	KBS_E_BINDING = -2008,         /* REPORTDATA does not bind runtime-data */
-	KBS_E_EVIDENCE = -2009,        /* evidence failed verification */
-	KBS_E_NOT_ATTESTED = -2010,    /* session has not attested */
-	KBS_E_ATTEST_EXPIRED = -2011,  /* attestation of the session expired */
-	KBS_E_NO_POLICY = -2012,       /* resource has no release policy */
-	KBS_E_POLICY_DENY = -2013,     /* policy refused the evidence */
-	KBS_E_NO_RESOURCE = -2014,     /* unknown resource */
-	KBS_E_BADNAME = -2015,         /* invalid resource name */
-	KBS_E_TOOBIG = -2016,          /* request body or value too large */
-	KBS_E_MASTER_KEY = -2017,      /* bad key file / key does not open store */
-	KBS_E_CORRUPT = -2018,         /* a sealed value failed authentication */
-	KBS_E_STORE = -2019,           /* store backend failure */
-	KBS_E_SCHEMA = -2020,          /* store schema unknown to this build */
-	KBS_E_JWE = -2021,             /* JWE malformed or does not decrypt */
-	KBS_E_JWK = -2022,             /* JWK malformed or unsupported */
-	KBS_E_METHOD = -2023,          /* HTTP method not allowed */
-	KBS_E_NOTFOUND = -2024,        /* no such endpoint */
-	KBS_E_PROTOCOL = -2025,        /* peer broke the protocol (client side) */
-	KBS_E_HTTP = -2026,            /* transport failure or HTTP error */
-	KBS_E_POLICY = -2027,          /* policy document invalid */
+	KBS_E_BASE = 5000,             /* codes are -5001 and below */
+	KBS_E_BADREQ = -5001,          /* malformed request (JSON, fields) */
+	KBS_E_VERSION = -5002,         /* unsupported protocol version */
+	KBS_E_TEE = -5003,             /* unsupported or untrusted TEE type */
+	KBS_E_NOSESSION = -5004,       /* no session, unknown or evicted */
+	KBS_E_NONCE_EXPIRED = -5005,   /* challenge nonce expired */
+	KBS_E_NONCE_USED = -5006,      /* challenge nonce already used */
+	KBS_E_NONCE_MISMATCH = -5007,  /* nonce is not this session's */
+	KBS_E_BINDING = -5008,         /* REPORTDATA does not bind runtime-data */
+	KBS_E_EVIDENCE = -5009,        /* evidence failed verification */
+	KBS_E_NOT_ATTESTED = -5010,    /* session has not attested */
+	KBS_E_ATTEST_EXPIRED = -5011,  /* attestation of the session expired */
+	KBS_E_NO_POLICY = -5012,       /* resource has no release policy */
+	KBS_E_POLICY_DENY = -5013,     /* policy refused the evidence */
+	KBS_E_NO_RESOURCE = -5014,     /* unknown resource */
+	KBS_E_BADNAME = -5015,         /* invalid resource name */
+	KBS_E_TOOBIG = -5016,          /* request body or value too large */
+	KBS_E_MASTER_KEY = -5017,      /* bad key file / key does not open store */
+	KBS_E_CORRUPT = -5018,         /* a sealed value failed authentication */
+	KBS_E_STORE = -5019,           /* store backend failure */
+	KBS_E_SCHEMA = -5020,          /* store schema unknown to this build */
+	KBS_E_JWE = -5021,             /* JWE malformed or does not decrypt */
+	KBS_E_JWK = -5022,             /* JWK malformed or unsupported */
+	KBS_E_METHOD = -5023,          /* HTTP method not allowed */
+	KBS_E_NOTFOUND = -5024,        /* no such endpoint */
+	KBS_E_PROTOCOL = -5025,        /* peer broke the protocol (client side) */
+	KBS_E_HTTP = -5026,            /* transport failure or HTTP error */
+	KBS_E_POLICY = -5027,          /* policy document invalid */
 };
 
 /* Static description of err (KBS_E_*, CC_E_* or negative errno).  Never

@@ -395,20 +395,21 @@ static int status_of(int err)
 	return 500;
 }
 
-static void set_body(struct kbs_response *r, json_t *o)
+/* Take b's bytes as the body (500 if b failed to build). */
+static void set_body(struct kbs_response *r, struct cc_buf *b, int build_err)
 {
-	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-	json_decref(o);
-	if (!s) {
-		static const char oom[] = "{\"title\":\"out of memory\",\"status\":500}";
+	if (build_err || !b->data) {
+		static const char oom[] =
+			"{\"type\":\"urn:ccserve:kbs:internal-error\",\"title\":\"out of memory\",\"status\":500}";
+		cc_buf_free(b);
 		r->status = 500;
+		r->err = -ENOMEM;
 		r->content_type = "application/problem+json";
 		r->body = strdup(oom);
 		r->body_len = r->body ? strlen(oom) : 0;
 		return;
 	}
-	r->body = s;
-	r->body_len = strlen(s);
+	r->body = (char *)cc_buf_steal(b, &r->body_len);
 }
 
 /* Fill an RFC 7807 problem document. */
@@ -422,20 +423,23 @@ static int problem(struct kbs_response *r, int err, const char *rule,
 	r->content_type = "application/problem+json";
 	if (!rule || !*rule)
 		rule = kbs_rule_name(err);
+	struct cc_buf b;
+	cc_buf_init(&b, 8192, false);
+	int e = cc_buf_puts(&b, "{\"type\":");
 	char type[96];
 	snprintf(type, sizeof type, "urn:ccserve:kbs:%s", rule);
-	json_t *o = json_object();
-	if (o) {
-		json_object_set_new(o, "type", json_string(type));
-		json_object_set_new(o, "title", json_string(kbs_strerror(err)));
-		json_object_set_new(o, "status", json_integer(r->status));
-		json_object_set_new(o, "rule", json_string(rule));
-		if (detail && *detail) {
-			json_t *d = json_string(detail);
-			json_object_set_new(o, "detail", d ? d : json_string("(detail not UTF-8)"));
-		}
+	if (!e) e = kj_write_cstr(&b, type);
+	if (!e) e = cc_buf_puts(&b, ",\"title\":");
+	if (!e) e = kj_write_cstr(&b, kbs_strerror(err));
+	if (!e) e = cc_buf_printf(&b, ",\"status\":%d,\"rule\":", r->status);
+	if (!e) e = kj_write_cstr(&b, rule);
+	if (!e && detail && *detail) {
+		e = cc_buf_puts(&b, ",\"detail\":");
+		if (!e) e = kj_write_cstr(&b, detail);
 	}
-	set_body(r, o);
+	if (!e) e = cc_buf_putc(&b, '}');
+	set_body(r, &b, e);
+	r->err = err;
 	return err;
 }
 
@@ -483,21 +487,20 @@ static int handle_auth(struct kbs_broker *b, const struct kbs_request *req,
 {
 	char detail[160] = "";
 	int err = 0;
-	json_t *j = NULL;
+	struct kj *j = NULL;
 	if (req->body_len > AUTH_BODY_MAX) {
 		err = KBS_E_TOOBIG;
 		snprintf(detail, sizeof detail, "auth body of %zu bytes exceeds %u",
 			 req->body_len, AUTH_BODY_MAX);
 		goto out;
 	}
-	j = kbs_json_parse(req->body, req->body_len, &err);
-	if (!json_is_object(j)) {
-		err = KBS_E_BADREQ;
-		snprintf(detail, sizeof detail, "body is not a JSON object");
+	if ((err = kj_parse(req->body, req->body_len, &j)) || j->t != KJ_OBJECT) {
+		err = err == -ENOMEM ? err : KBS_E_BADREQ;
+		snprintf(detail, sizeof detail, "body is not a JSON object (strict JSON, no duplicate names)");
 		goto out;
 	}
-	const char *version = json_string_value(json_object_get(j, "version"));
-	const char *tee = json_string_value(json_object_get(j, "tee"));
+	const char *version = kj_str(kj_get(j, "version"));
+	const char *tee = kj_str(kj_get(j, "tee"));
 	if (!version || !tee) {
 		err = KBS_E_BADREQ;
 		snprintf(detail, sizeof detail, "\"version\" and \"tee\" strings are required");
@@ -538,11 +541,9 @@ static int handle_auth(struct kbs_broker *b, const struct kbs_request *req,
 	s->nonce_expiry_ms = now + (uint64_t)b->o.nonce_ttl_s * 1000u;
 	char sid[SID_B64 + 1];
 	cc_base64_encode(s->id, SID_LEN, CC_B64_URL_NOPAD, sid, sizeof sid);
-	json_t *o = json_object();
-	if (o) {
-		json_object_set_new(o, "nonce", json_string(s->nonce_b64));
-		json_object_set_new(o, "extra-params", json_object());
-	}
+	struct cc_buf ob;
+	cc_buf_init(&ob, 1024, false);
+	int be = cc_buf_printf(&ob, "{\"nonce\":\"%s\",\"extra-params\":{}}", s->nonce_b64);
 	pthread_mutex_lock(&b->lock);
 	struct session *freed = sess_make_room(b, now);
 	sess_insert(b, s);
@@ -552,7 +553,7 @@ static int handle_auth(struct kbs_broker *b, const struct kbs_request *req,
 	resp->status = 200;
 	resp->err = 0;
 	resp->content_type = "application/json";
-	set_body(resp, o);
+	set_body(resp, &ob, be);
 	snprintf(resp->set_cookie, sizeof resp->set_cookie,
 		 COOKIE_NAME "=%s; Path=/kbs; Max-Age=%u; Secure; HttpOnly; SameSite=Strict",
 		 sid, b->o.nonce_ttl_s + b->o.attested_ttl_s);
@@ -561,9 +562,9 @@ out:
 	if (err)
 		problem(resp, err, NULL, detail);
 	if (!err)
-		snprintf(detail, sizeof detail, "tee %s", json_string_value(json_object_get(j, "tee")));
+		snprintf(detail, sizeof detail, "tee %s", kj_str(kj_get(j, "tee")));
 	audit(b, req, "auth", NULL, NULL, err, NULL, detail);
-	json_decref(j);
+	kj_free(j);
 	return err;
 }
 
@@ -572,7 +573,7 @@ static int handle_attest(struct kbs_broker *b, const struct kbs_request *req,
 {
 	char rule[64] = "", detail[256] = "";
 	int err = 0;
-	json_t *j = NULL;
+	struct kj *j = NULL;
 	uint8_t *quote = NULL;
 	size_t quote_len = 0;
 	EVP_PKEY *pub = NULL;
@@ -592,27 +593,27 @@ static int handle_attest(struct kbs_broker *b, const struct kbs_request *req,
 			 req->body_len, KBS_BODY_MAX);
 		goto out;
 	}
-	j = kbs_json_parse(req->body, req->body_len, &err);
-	if (!json_is_object(j)) {
-		err = KBS_E_BADREQ;
-		snprintf(detail, sizeof detail, "body is not a JSON object");
+	if ((err = kj_parse(req->body, req->body_len, &j)) || j->t != KJ_OBJECT) {
+		err = err == -ENOMEM ? err : KBS_E_BADREQ;
+		snprintf(detail, sizeof detail, "body is not a JSON object (strict JSON, no duplicate names)");
 		goto out;
 	}
-	json_t *rd = json_object_get(j, "runtime-data");
-	json_t *ev = json_object_get(j, "tee-evidence");
-	json_t *init = json_object_get(j, "init-data");
-	const char *nonce = json_string_value(json_object_get(rd, "nonce"));
-	json_t *jwk = json_object_get(rd, "tee-pubkey");
-	json_t *q = json_object_get(ev, "quote");
-	if (!json_is_object(rd) || !nonce || !json_is_object(jwk) ||
-	    !json_is_object(ev) || !json_is_string(q)) {
+	const struct kj *rd = kj_get(j, "runtime-data");
+	const struct kj *ev = kj_get(j, "tee-evidence");
+	const struct kj *init = kj_get(j, "init-data");
+	const struct kj *nonce_v = kj_get(rd, "nonce");
+	const char *nonce = kj_str(nonce_v);
+	const struct kj *jwk = kj_get(rd, "tee-pubkey");
+	const struct kj *q = kj_get(ev, "quote");
+	if (!rd || rd->t != KJ_OBJECT || !nonce || !jwk || jwk->t != KJ_OBJECT ||
+	    !ev || ev->t != KJ_OBJECT || !kj_str(q)) {
 		err = KBS_E_BADREQ;
 		snprintf(detail, sizeof detail,
 			 "want {\"runtime-data\":{\"nonce\",\"tee-pubkey\"},"
 			 "\"tee-evidence\":{\"quote\"}}");
 		goto out;
 	}
-	if (init && !json_is_null(init)) {
+	if (init && init->t != KJ_NULL) {
 		err = KBS_E_BADREQ;
 		snprintf(detail, sizeof detail, "init-data is not supported");
 		goto out;
@@ -635,7 +636,7 @@ static int handle_attest(struct kbs_broker *b, const struct kbs_request *req,
 			err = KBS_E_NONCE_EXPIRED;
 			snprintf(detail, sizeof detail, "nonce expired %llu ms ago",
 				 (unsigned long long)(now - s->nonce_expiry_ms));
-		} else if (json_string_length(json_object_get(rd, "nonce")) != NONCE_B64 ||
+		} else if (nonce_v->len != NONCE_B64 ||
 			   !cc_ct_equal(nonce, s->nonce_b64, NONCE_B64)) {
 			err = KBS_E_NONCE_MISMATCH;
 			snprintf(detail, sizeof detail,
@@ -656,9 +657,8 @@ static int handle_attest(struct kbs_broker *b, const struct kbs_request *req,
 		snprintf(detail, sizeof detail, "runtime-data cannot be canonicalised (RFC 8785)");
 		goto out;
 	}
-	if (json_string_length(q) > (QUOTE_MAX / 3 + 1) * 4 ||
-	    cc_base64_decode_alloc(json_string_value(q), json_string_length(q),
-				   CC_B64_STD, &quote, &quote_len) ||
+	if (q->len > (QUOTE_MAX / 3 + 1) * 4 ||
+	    cc_base64_decode_alloc(q->str, q->len, CC_B64_STD, &quote, &quote_len) ||
 	    quote_len == 0 || quote_len > QUOTE_MAX) {
 		err = KBS_E_BADREQ;
 		snprintf(detail, sizeof detail, "tee-evidence.quote must be base64 of at most %u bytes",
@@ -706,15 +706,14 @@ static int handle_attest(struct kbs_broker *b, const struct kbs_request *req,
 	pthread_mutex_unlock(&b->lock);
 	if (err)
 		goto out;
-	json_t *o = json_object();
-	if (o) {
-		json_object_set_new(o, "attested", json_true());
-		json_object_set_new(o, "expires-in", json_integer(b->o.attested_ttl_s));
-	}
+	struct cc_buf ob;
+	cc_buf_init(&ob, 256, false);
+	int be = cc_buf_printf(&ob, "{\"attested\":true,\"expires-in\":%u}",
+			       b->o.attested_ttl_s);
 	resp->status = 200;
 	resp->err = 0;
 	resp->content_type = "application/json";
-	set_body(resp, o);
+	set_body(resp, &ob, be);
 	snprintf(detail, sizeof detail, "tee %s", tee);
 out:
 	if (err)
@@ -724,7 +723,7 @@ out:
 	att_unref(att);
 	EVP_PKEY_free(pub);
 	free(quote);
-	json_decref(j);
+	kj_free(j);
 	return err;
 }
 

@@ -22,18 +22,16 @@ static void reply_clear(struct kbs_http_reply *r)
 static int server_error(const char *step, const struct kbs_http_reply *r)
 {
 	const char *rule = NULL, *detail = NULL, *title = NULL;
-	json_t *p = r->body && r->body_len < REPLY_MAX
-			    ? kbs_json_parse(r->body, r->body_len, NULL)
-			    : NULL;
-	if (json_is_object(p)) {
-		rule = json_string_value(json_object_get(p, "rule"));
-		detail = json_string_value(json_object_get(p, "detail"));
-		title = json_string_value(json_object_get(p, "title"));
+	struct kj *p = NULL;
+	if (r->body && r->body_len < REPLY_MAX && kj_parse(r->body, r->body_len, &p) == 0) {
+		rule = kj_str(kj_get(p, "rule"));
+		detail = kj_str(kj_get(p, "detail"));
+		title = kj_str(kj_get(p, "title"));
 	}
 	cc_log(CC_LOG_ERROR, KBS_LOG, "broker refused %s: HTTP %d, rule %s: %s%s%s",
 	       step, r->status, rule ? rule : "?", title ? title : "(no problem document)",
 	       detail ? " — " : "", detail ? detail : "");
-	json_decref(p);
+	kj_free(p);
 	return KBS_E_HTTP;
 }
 
@@ -79,8 +77,11 @@ int kbs_client_fetch(const struct kbs_transport *t,
 	struct kbs_http_reply rep = {0};
 	struct kbs_tee_key *key = NULL;
 	char cookie[128];
-	char *jwk = NULL, *qb64 = NULL, *body = NULL;
-	json_t *j = NULL, *rd = NULL, *att = NULL;
+	char *jwk = NULL, *qb64 = NULL;
+	struct kj *j = NULL, *rd = NULL;
+	struct cc_buf rdb, body;
+	cc_buf_init(&rdb, 8192, false);
+	cc_buf_init(&body, KBS_BODY_MAX, false);
 	uint8_t *quote = NULL;
 	size_t quote_len = 0;
 	uint8_t report_data[KBS_REPORT_DATA_LEN];
@@ -97,9 +98,10 @@ int kbs_client_fetch(const struct kbs_transport *t,
 	}
 	if ((r = cookie_from(rep.set_cookie, cookie, sizeof cookie)))
 		goto out;
-	j = kbs_json_parse(rep.body, rep.body_len, NULL);
-	const char *nonce = json_string_value(json_object_get(j, "nonce"));
-	if (!nonce || json_string_length(json_object_get(j, "nonce")) > 128) {
+	const char *nonce = NULL;
+	if (kj_parse(rep.body, rep.body_len, &j) == 0)
+		nonce = kj_str(kj_get(j, "nonce"));
+	if (!nonce || strlen(nonce) > 128) {
 		r = KBS_E_PROTOCOL;
 		goto out;
 	}
@@ -108,39 +110,29 @@ int kbs_client_fetch(const struct kbs_transport *t,
 	if ((r = kbs_tee_key_new(&key)) ||
 	    (r = kbs_tee_key_public_jwk(key, "ECDH-ES+A256KW", &jwk)))
 		goto out;
-	rd = json_object();
-	json_t *pk = kbs_json_parse(jwk, strlen(jwk), NULL);
-	if (!rd || !pk || json_object_set_new(rd, "nonce", json_string(nonce)) ||
-	    json_object_set_new(rd, "tee-pubkey", pk)) {
-		r = -ENOMEM;
+	/* runtime-data as sent; the broker hashes its canonical form, so do we. */
+	if ((r = cc_buf_puts(&rdb, "{\"nonce\":")) || (r = kj_write_cstr(&rdb, nonce)) ||
+	    (r = cc_buf_printf(&rdb, ",\"tee-pubkey\":%s}", jwk)))
 		goto out;
-	}
-	if ((r = kbs_report_data_from_json(rd, report_data)))
+	if ((r = kj_parse(rdb.data, rdb.len, &rd)) ||
+	    (r = kbs_report_data_from_json(rd, report_data)))
 		goto out;
 	if ((r = p->quote(p->userdata, report_data, &quote, &quote_len))) {
-		cc_log(CC_LOG_ERROR, KBS_LOG, "quote from the %s provider failed: %s",
-		       p->tee, kbs_strerror(r));
+		cc_log(CC_LOG_ERROR, KBS_LOG, "quote from the %s provider failed: %d",
+		       p->tee, r);
 		goto out;
 	}
 	if ((r = cc_base64_encode_alloc(quote, quote_len, CC_B64_STD, &qb64)))
 		goto out;
-	att = json_object();
-	json_t *ev = json_object();
-	if (!att || !ev || json_object_set(att, "runtime-data", rd) ||
-	    json_object_set_new(ev, "quote", json_string(qb64)) ||
-	    json_object_set_new(att, "tee-evidence", ev)) {
-		r = -ENOMEM;
+	if ((r = cc_buf_puts(&body, "{\"runtime-data\":")) ||
+	    (r = cc_buf_append(&body, rdb.data, rdb.len)) ||
+	    (r = cc_buf_puts(&body, ",\"tee-evidence\":{\"quote\":\"")) ||
+	    (r = cc_buf_puts(&body, qb64)) || (r = cc_buf_puts(&body, "\"}}")))
 		goto out;
-	}
-	body = json_dumps(att, JSON_COMPACT);
-	if (!body) {
-		r = -ENOMEM;
-		goto out;
-	}
 
 	/* 3. attest */
 	reply_clear(&rep);
-	if ((r = call(t, "POST", "/kbs/v0/attest", cookie, body, strlen(body), &rep)))
+	if ((r = call(t, "POST", "/kbs/v0/attest", cookie, body.data, body.len, &rep)))
 		goto out;
 	if (rep.status != 200) {
 		r = server_error("attest", &rep);
@@ -165,10 +157,10 @@ out:
 	kbs_tee_key_free(key);
 	free(jwk);
 	free(qb64);
-	free(body);
 	free(quote);
-	json_decref(j);
-	json_decref(rd);
-	json_decref(att);
+	kj_free(j);
+	kj_free(rd);
+	cc_buf_free(&rdb);
+	cc_buf_free(&body);
 	return r;
 }

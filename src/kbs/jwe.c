@@ -33,13 +33,13 @@ static int b64url(const void *p, size_t n, char **ret)
 }
 
 /* Decode a base64url member into out[exact]; returns KBS_E_JWE/JWK style err. */
-static int b64url_exact(const json_t *s, uint8_t *out, size_t exact, int err)
+static int b64url_exact(const struct kj *s, uint8_t *out, size_t exact, int err)
 {
-	if (!json_is_string(s))
+	if (!kj_str(s))
 		return err;
 	size_t n = 0;
-	if (cc_base64_decode(json_string_value(s), json_string_length(s),
-			     CC_B64_URL_NOPAD, out, exact, &n) || n != exact)
+	if (cc_base64_decode(s->str, s->len, CC_B64_URL_NOPAD, out, exact, &n) ||
+	    n != exact)
 		return err;
 	return 0;
 }
@@ -75,18 +75,18 @@ static EVP_PKEY *p256_from_point(const uint8_t point[65])
 
 /* Import {"kty":"EC","crv":"P-256","x","y"}; require_alg demands an alg we
  * support. */
-static int jwk_import(const json_t *jwk, bool require_alg, EVP_PKEY **ret,
+static int jwk_import(const struct kj *jwk, bool require_alg, EVP_PKEY **ret,
 		      const char **ret_alg, int err)
 {
-	if (!json_is_object(jwk))
+	if (!jwk || jwk->t != KJ_OBJECT)
 		return err;
-	const char *kty = json_string_value(json_object_get(jwk, "kty"));
-	const char *crv = json_string_value(json_object_get(jwk, "crv"));
+	const char *kty = kj_str(kj_get(jwk, "kty"));
+	const char *crv = kj_str(kj_get(jwk, "crv"));
 	if (!kty || strcmp(kty, "EC") != 0 || !crv || strcmp(crv, "P-256") != 0)
 		return err;
-	if (json_object_get(jwk, "d"))
+	if (kj_get(jwk, "d"))
 		return err; /* a private key has no business here */
-	const char *alg = json_string_value(json_object_get(jwk, "alg"));
+	const char *alg = kj_str(kj_get(jwk, "alg"));
 	if (require_alg) {
 		if (!alg)
 			return err;
@@ -99,8 +99,8 @@ static int jwk_import(const json_t *jwk, bool require_alg, EVP_PKEY **ret,
 	}
 	uint8_t point[65];
 	point[0] = 4;
-	if (b64url_exact(json_object_get(jwk, "x"), point + 1, P256_COORD, err) ||
-	    b64url_exact(json_object_get(jwk, "y"), point + 1 + P256_COORD,
+	if (b64url_exact(kj_get(jwk, "x"), point + 1, P256_COORD, err) ||
+	    b64url_exact(kj_get(jwk, "y"), point + 1 + P256_COORD,
 			 P256_COORD, err))
 		return err;
 	EVP_PKEY *pk = p256_from_point(point);
@@ -112,7 +112,7 @@ static int jwk_import(const json_t *jwk, bool require_alg, EVP_PKEY **ret,
 	return 0;
 }
 
-int kbs_jwk_import_public(const json_t *jwk, EVP_PKEY **ret,
+int kbs_jwk_import_public(const struct kj *jwk, EVP_PKEY **ret,
 			  const char **ret_alg)
 {
 	if (!jwk || !ret)
@@ -130,29 +130,26 @@ static int point_of(EVP_PKEY *pk, uint8_t point[65])
 	return 0;
 }
 
-/* {"crv","kty","x","y"} (+ alg when given) as a jansson object. */
-static json_t *jwk_object(EVP_PKEY *pk, const char *alg)
+/* {"alg"?,"crv","kty","x","y"} (members in canonical order) to out. */
+static int write_jwk(struct cc_buf *out, EVP_PKEY *pk, const char *alg)
 {
 	uint8_t point[65];
 	if (point_of(pk, point))
-		return NULL;
-	char *x = NULL, *y = NULL;
-	json_t *o = NULL;
-	if (b64url(point + 1, P256_COORD, &x) == 0 &&
-	    b64url(point + 1 + P256_COORD, P256_COORD, &y) == 0) {
-		o = json_object();
-		if (o && (json_object_set_new(o, "kty", json_string("EC")) ||
-			  json_object_set_new(o, "crv", json_string("P-256")) ||
-			  json_object_set_new(o, "x", json_string(x)) ||
-			  json_object_set_new(o, "y", json_string(y)) ||
-			  (alg && json_object_set_new(o, "alg", json_string(alg))))) {
-			json_decref(o);
-			o = NULL;
-		}
-	}
-	free(x);
-	free(y);
-	return o;
+		return KBS_E_JWK;
+	char x[48], y[48];
+	if (cc_base64_encode(point + 1, P256_COORD, CC_B64_URL_NOPAD, x, sizeof x) ||
+	    cc_base64_encode(point + 1 + P256_COORD, P256_COORD, CC_B64_URL_NOPAD, y,
+			     sizeof y))
+		return KBS_E_JWK;
+	int r = 0;
+	if (alg)
+		r = cc_buf_printf(out, "{\"alg\":\"%s\",", alg);
+	else
+		r = cc_buf_putc(out, '{');
+	if (!r)
+		r = cc_buf_printf(out, "\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
+				  x, y);
+	return r;
 }
 
 int kbs_tee_key_new(struct kbs_tee_key **ret)
@@ -188,14 +185,14 @@ int kbs_tee_key_public_jwk(const struct kbs_tee_key *k, const char *alg,
 		alg = ALG_ES_KW;
 	if (strcmp(alg, ALG_ES) != 0 && strcmp(alg, ALG_ES_KW) != 0)
 		return KBS_E_JWK;
-	json_t *o = jwk_object(k->pkey, alg);
-	if (!o)
-		return KBS_E_JWK;
-	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(o);
-	if (!s)
-		return -ENOMEM;
-	*ret = s;
+	struct cc_buf b;
+	cc_buf_init(&b, 4096, false);
+	int r = write_jwk(&b, k->pkey, alg);
+	if (r) {
+		cc_buf_free(&b);
+		return r;
+	}
+	*ret = (char *)cc_buf_steal(&b, NULL);
 	return 0;
 }
 
@@ -329,7 +326,7 @@ int kbs_jwe_encrypt_to(EVP_PKEY *peer, const char *alg, const void *pt,
 		       size_t len, char **ret, size_t *ret_len)
 {
 	bool kw;
-	if (!peer || !alg || (!pt && len) || !ret)
+	if (!peer || !alg || (!pt && len) || !ret || !ret_len)
 		return -EINVAL;
 	if (strcmp(alg, ALG_ES_KW) == 0)
 		kw = true;
@@ -342,9 +339,10 @@ int kbs_jwe_encrypt_to(EVP_PKEY *peer, const char *alg, const void *pt,
 
 	int r = KBS_E_JWE;
 	EVP_PKEY *eph = NULL;
-	json_t *hdr = NULL, *out = NULL;
-	char *hdr_s = NULL, *prot = NULL, *ek_s = NULL, *iv_s = NULL,
-	     *ct_s = NULL, *tag_s = NULL, *res = NULL;
+	struct cc_buf hdr, out;
+	cc_buf_init(&hdr, 4096, false);
+	cc_buf_init(&out, (size_t)KBS_SECRET_MAX * 2, false);
+	char *prot = NULL, *ek_s = NULL, *iv_s = NULL, *ct_s = NULL, *tag_s = NULL;
 	uint8_t *ct = NULL;
 	uint8_t iv[GCM_IV], tag[GCM_TAG], ek[CEK_LEN + 8];
 	size_t ek_len = 0;
@@ -365,16 +363,9 @@ int kbs_jwe_encrypt_to(EVP_PKEY *peer, const char *alg, const void *pt,
 					 k->cek, CEK_LEN)) {
 		goto out;
 	}
-	hdr = json_object();
-	json_t *epk = jwk_object(eph, NULL);
-	if (!hdr || !epk || json_object_set_new(hdr, "alg", json_string(alg)) ||
-	    json_object_set_new(hdr, "enc", json_string("A256GCM")) ||
-	    json_object_set_new(hdr, "epk", epk)) {
-		r = -ENOMEM;
-		goto out;
-	}
-	hdr_s = json_dumps(hdr, JSON_COMPACT | JSON_SORT_KEYS);
-	if (!hdr_s || b64url(hdr_s, strlen(hdr_s), &prot)) {
+	if (cc_buf_printf(&hdr, "{\"alg\":\"%s\",\"enc\":\"A256GCM\",\"epk\":", alg) ||
+	    write_jwk(&hdr, eph, NULL) || cc_buf_putc(&hdr, '}') ||
+	    b64url(hdr.data, hdr.len, &prot)) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -392,25 +383,20 @@ int kbs_jwe_encrypt_to(EVP_PKEY *peer, const char *alg, const void *pt,
 	if (b64url(iv, GCM_IV, &iv_s) || b64url(ct, len, &ct_s) ||
 	    b64url(tag, GCM_TAG, &tag_s) || (kw && b64url(ek, ek_len, &ek_s)))
 		goto out;
-	out = json_object();
-	if (!out || json_object_set_new(out, "protected", json_string(prot)) ||
-	    (kw && json_object_set_new(out, "encrypted_key", json_string(ek_s))) ||
-	    json_object_set_new(out, "iv", json_string(iv_s)) ||
-	    json_object_set_new(out, "ciphertext", json_string(ct_s)) ||
-	    json_object_set_new(out, "tag", json_string(tag_s)))
+	/* Flattened JSON serialisation; encrypted_key absent when empty. */
+	if (cc_buf_printf(&out, "{\"protected\":\"%s\",", prot) ||
+	    (kw && cc_buf_printf(&out, "\"encrypted_key\":\"%s\",", ek_s)) ||
+	    cc_buf_printf(&out, "\"iv\":\"%s\",\"ciphertext\":\"", iv_s) ||
+	    cc_buf_puts(&out, ct_s) ||
+	    cc_buf_printf(&out, "\",\"tag\":\"%s\"}", tag_s))
 		goto out;
-	res = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
-	if (!res)
-		goto out;
-	*ret_len = strlen(res);
-	*ret = res;
+	*ret = (char *)cc_buf_steal(&out, ret_len);
 	r = 0;
 out:
 	cc_secure_free(k);
 	EVP_PKEY_free(eph);
-	json_decref(hdr);
-	json_decref(out);
-	free(hdr_s);
+	cc_buf_free(&hdr);
+	cc_buf_free(&out);
 	free(prot);
 	free(ek_s);
 	free(iv_s);
@@ -425,9 +411,8 @@ int kbs_jwe_encrypt(const char *jwk, size_t jwk_len, const void *plaintext,
 {
 	if (!jwk || !ret || !ret_len)
 		return -EINVAL;
-	int err = KBS_E_JWK;
-	json_t *j = kbs_json_parse(jwk, jwk_len, &err);
-	if (!j)
+	struct kj *j = NULL;
+	if (kj_parse(jwk, jwk_len, &j))
 		return KBS_E_JWK;
 	EVP_PKEY *pk = NULL;
 	const char *alg = NULL;
@@ -435,19 +420,18 @@ int kbs_jwe_encrypt(const char *jwk, size_t jwk_len, const void *plaintext,
 	if (!r)
 		r = kbs_jwe_encrypt_to(pk, alg, plaintext, len, ret, ret_len);
 	EVP_PKEY_free(pk);
-	json_decref(j);
+	kj_free(j);
 	return r;
 }
 
 /* Decode a base64url string member into a malloc'ed buffer of at most max. */
-static int member_bytes(const json_t *o, const char *name, size_t max,
+static int member_bytes(const struct kj *o, const char *name, size_t max,
 			uint8_t **ret, size_t *ret_len)
 {
-	const json_t *s = json_object_get(o, name);
-	if (!json_is_string(s) || json_string_length(s) > (max / 3 + 1) * 4)
+	const struct kj *s = kj_get(o, name);
+	if (!kj_str(s) || s->len > (max / 3 + 1) * 4)
 		return KBS_E_JWE;
-	if (cc_base64_decode_alloc(json_string_value(s), json_string_length(s),
-				   CC_B64_URL_NOPAD, ret, ret_len))
+	if (cc_base64_decode_alloc(s->str, s->len, CC_B64_URL_NOPAD, ret, ret_len))
 		return KBS_E_JWE;
 	return 0;
 }
@@ -460,7 +444,7 @@ int kbs_jwe_decrypt(const struct kbs_tee_key *key, const char *jwe, size_t len,
 	if (len > KBS_BODY_MAX)
 		return KBS_E_JWE;
 	int r = KBS_E_JWE;
-	json_t *o = NULL, *hdr = NULL;
+	struct kj *o = NULL, *hdr = NULL;
 	uint8_t *hdr_raw = NULL, *ek = NULL, *iv = NULL, *ct = NULL, *tag = NULL;
 	uint8_t *pt = NULL;
 	size_t hdr_len = 0, ek_len = 0, iv_len = 0, ct_len = 0, tag_len = 0;
@@ -471,21 +455,18 @@ int kbs_jwe_decrypt(const struct kbs_tee_key *key, const char *jwe, size_t len,
 	if (!k)
 		return -ENOMEM;
 
-	o = kbs_json_parse(jwe, len, NULL);
-	if (!json_is_object(o))
+	if (kj_parse(jwe, len, &o) || o->t != KJ_OBJECT)
 		goto out;
-	const json_t *prot = json_object_get(o, "protected");
-	if (!json_is_string(prot) || json_object_get(o, "unprotected") ||
-	    json_object_get(o, "header"))
+	const struct kj *prot = kj_get(o, "protected");
+	if (!kj_str(prot) || kj_get(o, "unprotected") || kj_get(o, "header"))
 		goto out;
 	if (member_bytes(o, "protected", 4096, &hdr_raw, &hdr_len))
 		goto out;
-	hdr = kbs_json_parse(hdr_raw, hdr_len, NULL);
-	if (!json_is_object(hdr) || json_object_get(hdr, "zip") ||
-	    json_object_get(hdr, "crit"))
+	if (kj_parse(hdr_raw, hdr_len, &hdr) || hdr->t != KJ_OBJECT ||
+	    kj_get(hdr, "zip") || kj_get(hdr, "crit"))
 		goto out;
-	const char *alg = json_string_value(json_object_get(hdr, "alg"));
-	const char *enc = json_string_value(json_object_get(hdr, "enc"));
+	const char *alg = kj_str(kj_get(hdr, "alg"));
+	const char *enc = kj_str(kj_get(hdr, "enc"));
 	if (!alg || !enc || strcmp(enc, "A256GCM") != 0)
 		goto out;
 	bool kw;
@@ -495,7 +476,7 @@ int kbs_jwe_decrypt(const struct kbs_tee_key *key, const char *jwe, size_t len,
 		kw = false;
 	else
 		goto out;
-	if (jwk_import(json_object_get(hdr, "epk"), false, &epk, NULL, KBS_E_JWE))
+	if (jwk_import(kj_get(hdr, "epk"), false, &epk, NULL, KBS_E_JWE))
 		goto out;
 	if (member_bytes(o, "iv", 64, &iv, &iv_len) || iv_len != GCM_IV ||
 	    member_bytes(o, "tag", 64, &tag, &tag_len) || tag_len != GCM_TAG ||
@@ -505,9 +486,9 @@ int kbs_jwe_decrypt(const struct kbs_tee_key *key, const char *jwe, size_t len,
 		if (member_bytes(o, "encrypted_key", 64, &ek, &ek_len) ||
 		    ek_len != CEK_LEN + 8)
 			goto out;
-	} else if (json_object_get(o, "encrypted_key")) {
-		const json_t *e = json_object_get(o, "encrypted_key");
-		if (!json_is_string(e) || json_string_length(e) != 0)
+	} else if (kj_get(o, "encrypted_key")) {
+		const struct kj *e = kj_get(o, "encrypted_key");
+		if (!kj_str(e) || e->len != 0)
 			goto out;
 	}
 	if (ecdh(key->pkey, epk, k->z))
@@ -523,13 +504,12 @@ int kbs_jwe_decrypt(const struct kbs_tee_key *key, const char *jwe, size_t len,
 		goto out;
 	}
 	/* AAD = ASCII(protected) [ '.' ASCII(aad) ] (RFC 7516 §5.2 step 14). */
-	if (cc_buf_append(&aad, json_string_value(prot), json_string_length(prot)))
+	if (cc_buf_append(&aad, prot->str, prot->len))
 		goto out;
-	const json_t *extra = json_object_get(o, "aad");
+	const struct kj *extra = kj_get(o, "aad");
 	if (extra) {
-		if (!json_is_string(extra) || cc_buf_putc(&aad, '.') ||
-		    cc_buf_append(&aad, json_string_value(extra),
-				  json_string_length(extra)))
+		if (!kj_str(extra) || cc_buf_putc(&aad, '.') ||
+		    cc_buf_append(&aad, extra->str, extra->len))
 			goto out;
 	}
 	pt = cc_secure_alloc(ct_len + 1);
@@ -546,8 +526,8 @@ out:
 	cc_secure_free(pt);
 	cc_secure_free(k);
 	EVP_PKEY_free(epk);
-	json_decref(o);
-	json_decref(hdr);
+	kj_free(o);
+	kj_free(hdr);
 	free(hdr_raw);
 	free(ek);
 	free(iv);

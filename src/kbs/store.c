@@ -404,18 +404,19 @@ int kbs_store_policy_set(struct kbs_store *s, const char *name,
 		return KBS_E_BADNAME;
 	if (len > KBS_POLICY_MAX)
 		return KBS_E_TOOBIG;
-	json_t *v = kbs_json_parse(json, len, NULL);
-	if (!json_is_object(v)) {
-		json_decref(v);
+	struct kj *v = NULL;
+	if (kj_parse(json, len, &v) || v->t != KJ_OBJECT) {
+		kj_free(v);
 		return KBS_E_POLICY;
 	}
-	/* Store a compact, normalised form. */
-	char *norm = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(v);
-	if (!norm)
-		return -ENOMEM;
-	int r = s->be->ops->policy_put(s->be, name, norm, cc_wall_s());
-	free(norm);
+	/* Store the canonical (RFC 8785) form. */
+	struct cc_buf b;
+	cc_buf_init(&b, (size_t)KBS_POLICY_MAX * 2, false);
+	int r = kj_canon(v, &b);
+	kj_free(v);
+	if (!r)
+		r = s->be->ops->policy_put(s->be, name, (const char *)b.data, cc_wall_s());
+	cc_buf_free(&b);
 	return r;
 }
 
@@ -480,41 +481,32 @@ int kbs_audit_format_json(const struct kbs_audit_record *rec, char **ret)
 	char ts[32] = "";
 	int64_t sec = rec->time_ms / 1000;
 	if (cc_time_format(sec, ts, sizeof ts) == 0 && strlen(ts) == 20) {
-		/* 2026-01-01T00:00:00Z -> with milliseconds */
 		char t2[32];
 		snprintf(t2, sizeof t2, "%.19s.%03dZ", ts, (int)(rec->time_ms % 1000));
 		memcpy(ts, t2, sizeof t2);
 	}
-	json_t *o = json_object();
-	if (!o)
-		return -ENOMEM;
-#define SET(k, v) \
-	if ((v) && json_object_set_new(o, k, json_string(v))) goto fail
-	if (json_object_set_new(o, "time", json_string(ts)))
-		goto fail;
-	SET("peer", rec->peer);
-	SET("event", rec->event);
-	SET("resource", rec->resource);
-	SET("measurement", rec->measurement);
-	SET("decision", rec->decision);
-	SET("reason", rec->reason);
-	SET("detail", rec->detail);
-#undef SET
-	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
-	json_decref(o);
-	if (!s)
-		return -ENOMEM;
-	size_t n = strlen(s);
-	char *line = realloc(s, n + 2);
-	if (!line) {
-		free(s);
-		return -ENOMEM;
+	const char *names[] = {"peer", "event", "resource", "measurement",
+			       "decision", "reason", "detail"};
+	const char *vals[] = {rec->peer, rec->event, rec->resource, rec->measurement,
+			      rec->decision, rec->reason, rec->detail};
+	struct cc_buf b;
+	cc_buf_init(&b, 16384, false);
+	int r = cc_buf_puts(&b, "{\"time\":");
+	if (!r)
+		r = kj_write_cstr(&b, ts);
+	for (size_t i = 0; !r && i < CC_ARRAY_SIZE(names); i++) {
+		if (!vals[i])
+			continue;
+		r = cc_buf_printf(&b, ",\"%s\":", names[i]);
+		if (!r)
+			r = kj_write_cstr(&b, vals[i]);
 	}
-	line[n] = '\n';
-	line[n + 1] = 0;
-	*ret = line;
+	if (!r)
+		r = cc_buf_puts(&b, "}\n");
+	if (r) {
+		cc_buf_free(&b);
+		return r;
+	}
+	*ret = (char *)cc_buf_steal(&b, NULL);
 	return 0;
-fail:
-	json_decref(o);
-	return -ENOMEM;
 }
