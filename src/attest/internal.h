@@ -131,6 +131,10 @@ struct attest_verifier {
 	uint8_t root_hash[32];
 };
 
+/* Test seams for the configfs-tsm provider (NULL: real mkdir/rmdir). */
+extern int (*attest_tsm_mkdir_hook)(const char *path);
+extern int (*attest_tsm_rmdir_hook)(const char *path);
+
 int attest_tcb_status_from_string(const char *s, enum attest_tcb_status *ret);
 
 #endif
