@@ -268,6 +268,42 @@ struct kbs_verifier {
 	void (*release)(void *ud, struct kbs_evidence *ev);
 };
 
+/* The production verifier, built on the attest library (DCAP verification
+ * and its policy language).  TDX evidence is checked against Intel's root and
+ * the collateral at collateral_path; "sim" evidence only when sim_root_path
+ * pins the sim PKI's root (with sim_collateral_path signed by it). */
+struct kbs_attest_verifier;
+struct kbs_quote_provider;
+
+struct kbs_attest_verifier_opts {
+	const char *collateral_path;     /* dir (PCS layout) or JSON bundle;
+					    NULL: "tdx" evidence is refused */
+	const char *sim_root_path;       /* NULL: "sim" evidence is refused */
+	const char *sim_collateral_path; /* required with sim_root_path */
+	int64_t verify_at;               /* epoch s; 0 = the current time */
+};
+
+/* Errors: attest errors (collateral, root), -ENOMEM, -EINVAL (nothing
+ * trusted at all). */
+int kbs_attest_verifier_new(struct kbs_attest_verifier **ret,
+			    const struct kbs_attest_verifier_opts *o);
+void kbs_attest_verifier_free(struct kbs_attest_verifier *v);  /* NULL-safe */
+/* The callbacks for kbs_broker_opts.verifier (valid while v lives). */
+const struct kbs_verifier *kbs_attest_verifier_ops(struct kbs_attest_verifier *v);
+bool kbs_attest_verifier_trusts_sim(const struct kbs_attest_verifier *v);
+/* Check a policy document with the attest policy parser (for `policy set`).
+ * detail (may be NULL) receives the reason.  0 or KBS_E_POLICY. */
+int kbs_policy_validate(const char *json, size_t len, char *detail,
+			size_t detail_sz);
+
+/* A quote provider backed by attest_provider ("tsm" or "sim").  sim_dir is
+ * required for "sim"; sim_flaw names an attest_sim_flaw ("debug-td",
+ * "other-mrtd", "out-of-date-tcb", "bad-signature", "revoked-pck",
+ * "wrong-qe") or NULL.  Free with kbs_attest_provider_free. */
+int kbs_attest_provider_new(struct kbs_quote_provider **ret, const char *name,
+			    const char *sim_dir, const char *sim_flaw);
+void kbs_attest_provider_free(struct kbs_quote_provider *p);
+
 /* ------------------------------------------------------------------------ */
 /* Broker (protocol state machine)                                          */
 
