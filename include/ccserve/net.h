@@ -230,11 +230,15 @@ int net_server_start(struct net_server *srv);
 /* Graceful shutdown: stop accepting, send GOAWAY on HTTP/2 and
  * "Connection: close" on HTTP/1.1, wait up to grace_ms for in-flight
  * requests to be answered and flushed, then close every connection
- * (cancelling what is left) and join the I/O threads.  Blocks; call from
- * any thread but an I/O thread.  Idempotent. */
+ * (cancelling what is left).  The I/O threads keep running, so late
+ * answers from workers are still received (and dropped), until
+ * net_server_free().  Blocks; call from any thread but an I/O thread.
+ * Idempotent.  Returns 0, or NET_E_TIMEOUT when requests were cancelled
+ * because the grace period ended. */
 int net_server_shutdown(struct net_server *srv, uint32_t grace_ms);
 /* Shuts down (grace 0) if still running, waits until every request handed
- * to a handler has been completed, then frees.  NULL accepted. */
+ * to a handler has been completed (the application must complete them all,
+ * cancelled or not), joins the I/O threads and frees.  NULL accepted. */
 void net_server_free(struct net_server *srv);
 
 /* Request accessors.  Valid from the handler call until the request is
