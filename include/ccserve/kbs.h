@@ -366,6 +366,37 @@ void kbs_response_clear(struct kbs_response *r);
 #define KBS_BODY_MAX (256u << 10)
 
 /* ------------------------------------------------------------------------ */
+/* HTTPS server (the broker over the net library)                           */
+
+struct kbs_server;
+
+struct kbs_server_opts {
+	const char *listen;          /* "127.0.0.1:8443"; port 0 picks one */
+	const char *cert_path;       /* PEM chain, leaf first */
+	const char *key_path;        /* PEM private key (read into secure
+					memory, wiped after the TLS context
+					is built) */
+	struct kbs_broker *broker;   /* required, not owned */
+	unsigned io_threads;         /* 0 = 1 */
+	unsigned workers;            /* broker threads; 0 = online CPUs */
+	unsigned queue_max;          /* pending requests; 0 = 1024 (then 503) */
+	uint32_t header_timeout_ms;  /* handshake + headers; 0 = 10 s */
+	uint32_t read_timeout_ms;    /* body silence; 0 = 10 s */
+	uint32_t idle_timeout_ms;    /* keep-alive; 0 = 60 s */
+	uint32_t max_connections;    /* 0 = 1024 */
+};
+
+/* TLS 1.3 only, HTTP/1.1 only.  Bodies above KBS_BODY_MAX are refused by the
+ * HTTP layer (413).  Errors: -EINVAL, -errno reading files, net errors
+ * (bind, TLS). */
+int kbs_server_new(struct kbs_server **ret, const struct kbs_server_opts *o);
+uint16_t kbs_server_port(const struct kbs_server *s);
+int kbs_server_start(struct kbs_server *s);
+/* Stop accepting, answer what is in flight (up to grace_ms), then close. */
+int kbs_server_shutdown(struct kbs_server *s, uint32_t grace_ms);
+void kbs_server_free(struct kbs_server *s);  /* NULL-safe; shuts down */
+
+/* ------------------------------------------------------------------------ */
 /* Client                                                                   */
 
 /* A reply from a transport: status, body (malloc'ed, caller frees),
