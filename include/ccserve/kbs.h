@@ -69,6 +69,7 @@ enum kbs_error {
 	KBS_E_PROTOCOL = -5025,        /* peer broke the protocol (client side) */
 	KBS_E_HTTP = -5026,            /* transport failure or HTTP error */
 	KBS_E_POLICY = -5027,          /* policy document invalid */
+	KBS_E_REFUSED = -5028,         /* client: the broker refused (rule logged) */
 };
 
 /* Static description of err (KBS_E_*, CC_E_* or negative errno).  Never
@@ -426,6 +427,17 @@ struct kbs_quote_provider {
 		     uint8_t **ret, size_t *ret_len);
 };
 
+/* HTTPS transport: HTTP/1.1 over TLS 1.3 to url ("https://host:port"),
+ * trusting only the CA certificates in ca_path (the broker's CA is pinned;
+ * the certificate must name host, or its IP).  One connection, kept alive
+ * across requests.  timeout_ms bounds connect and each request (0 = 30 s).
+ * Errors: -EINVAL (bad URL), -errno, KBS_E_HTTP (TLS setup). */
+int kbs_https_transport_new(struct kbs_transport **ret, const char *url,
+			    const char *ca_path, unsigned timeout_ms);
+void kbs_https_transport_free(struct kbs_transport *t);  /* NULL-safe */
+/* TLS handshakes made so far (for benchmarks and tests). */
+unsigned kbs_https_transport_handshakes(const struct kbs_transport *t);
+
 /* The whole flow over a transport: auth, fresh TEE key, quote over the bound
  * REPORTDATA, attest, get resource, JWE unwrap.  *ret in secure memory
  * (cc_secure_free).  Errors: KBS_E_HTTP / KBS_E_PROTOCOL (the server's
@@ -433,6 +445,23 @@ struct kbs_quote_provider {
 int kbs_client_fetch(const struct kbs_transport *t,
 		     const struct kbs_quote_provider *p, const char *resource,
 		     uint8_t **ret, size_t *ret_len);
+
+/* Everything the server needs to unlock its volume: HTTPS to the broker with
+ * its CA pinned, a quote from provider ("tsm" inside a TD, "sim" for tests)
+ * and the whole flow.  The TEE private key lives in OpenSSL's secure heap
+ * (initialised here if the process has not), the secret in util secure
+ * memory (*ret, free with cc_secure_free). */
+struct kbs_client_opts {
+	const char *url;        /* "https://host:port" */
+	const char *ca_path;    /* PEM CA(s) that issued the broker's cert */
+	const char *resource;   /* "repo/type/tag" */
+	const char *provider;   /* "tsm" or "sim" */
+	const char *sim_dir;    /* for "sim" */
+	const char *sim_flaw;   /* for tests of the broker's refusals; NULL */
+	unsigned timeout_ms;    /* per request; 0 = 30 s */
+};
+int kbs_client_get_resource(const struct kbs_client_opts *o, uint8_t **ret,
+			    size_t *ret_len);
 
 #ifdef __cplusplus
 }

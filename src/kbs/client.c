@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #define REPLY_MAX (1u << 20)
 
 static void reply_clear(struct kbs_http_reply *r)
@@ -32,7 +34,7 @@ static int server_error(const char *step, const struct kbs_http_reply *r)
 	       step, r->status, rule ? rule : "?", title ? title : "(no problem document)",
 	       detail ? " — " : "", detail ? detail : "");
 	kj_free(p);
-	return KBS_E_HTTP;
+	return r->status >= 500 ? KBS_E_HTTP : KBS_E_REFUSED;
 }
 
 static int call(const struct kbs_transport *t, const char *method,
@@ -162,5 +164,30 @@ out:
 	kj_free(rd);
 	cc_buf_free(&rdb);
 	cc_buf_free(&body);
+	return r;
+}
+
+int kbs_client_get_resource(const struct kbs_client_opts *o, uint8_t **ret,
+			    size_t *ret_len)
+{
+	if (!o || !o->url || !o->ca_path || !o->resource || !o->provider || !ret ||
+	    !ret_len)
+		return -EINVAL;
+	if (!kbs_name_valid(o->resource))
+		return KBS_E_BADNAME;
+	/* EC private keys then live in locked, non-dumpable memory. */
+	if (!CRYPTO_secure_malloc_initialized() &&
+	    CRYPTO_secure_malloc_init(64 * 1024, 32) == 0)
+		cc_log(CC_LOG_WARN, KBS_LOG, "OpenSSL secure heap unavailable; "
+					     "the TEE key uses ordinary memory");
+	struct kbs_quote_provider *p = NULL;
+	struct kbs_transport *t = NULL;
+	int r = kbs_attest_provider_new(&p, o->provider, o->sim_dir, o->sim_flaw);
+	if (!r)
+		r = kbs_https_transport_new(&t, o->url, o->ca_path, o->timeout_ms);
+	if (!r)
+		r = kbs_client_fetch(t, p, o->resource, ret, ret_len);
+	kbs_https_transport_free(t);
+	kbs_attest_provider_free(p);
 	return r;
 }

@@ -34,6 +34,7 @@ const char *kbs_strerror(int err)
 	case KBS_E_PROTOCOL: return "broker reply broke the protocol";
 	case KBS_E_HTTP: return "HTTP transport failure";
 	case KBS_E_POLICY: return "policy document invalid";
+	case KBS_E_REFUSED: return "the broker refused the request (its rule is logged above)";
 	}
 	return cc_strerror(err);
 }

@@ -660,11 +660,11 @@ static void test_client_flow(void **state)
 	assert_memory_equal(s, SECRET, n);
 	cc_secure_free(s);
 	s = NULL;
-	assert_int_equal(kbs_client_fetch(&t, p, "model/volume/unknown", &s, &n), KBS_E_HTTP);
+	assert_int_equal(kbs_client_fetch(&t, p, "model/volume/unknown", &s, &n), KBS_E_REFUSED);
 	assert_null(s);
 	kbs_attest_provider_free(p);
 	assert_int_equal(kbs_attest_provider_new(&p, "sim", f->sim, "debug-td"), 0);
-	assert_int_equal(kbs_client_fetch(&t, p, RES, &s, &n), KBS_E_HTTP);
+	assert_int_equal(kbs_client_fetch(&t, p, RES, &s, &n), KBS_E_REFUSED);
 	assert_null(s);
 	kbs_attest_provider_free(p);
 }
