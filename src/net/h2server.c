@@ -163,6 +163,20 @@ static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error
 	return 0;
 }
 
+/* Answered before the request finished (a limit): once the whole answer is
+ * out, ask the client to stop sending (RFC 9113 8.1).  Sent from here, not
+ * at submit time, because nghttp2 may send RST_STREAM before queued HEADERS. */
+static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+	if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
+	    !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		return 0;
+	struct net_request *req = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
+	if (req && req->rejected && !req->end_stream)
+		nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
+	return 0;
+}
+
 static ssize_t data_read_cb(nghttp2_session *s, int32_t stream_id, uint8_t *buf, size_t length,
 			    uint32_t *data_flags, nghttp2_data_source *source, void *ud)
 {
@@ -206,6 +220,7 @@ int h2_server_callbacks(nghttp2_session_callbacks **ret)
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
 	*ret = cb;
 	return 0;
 }
@@ -253,12 +268,6 @@ void h2_submit(struct conn *c, struct net_request *req)
 	} else {
 		nghttp2_data_provider dp = {.source.ptr = req, .read_callback = data_read_cb};
 		rv = nghttp2_submit_response(c->h2, req->stream_id, r->nva, r->nnv, &dp);
-	}
-	if (rv == 0 && req->rejected && !req->end_stream && !r->drop) {
-		/* Answered before the request finished: ask the client to stop
-		 * sending (RFC 9113 8.1). */
-		nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, req->stream_id,
-					  NGHTTP2_NO_ERROR);
 	}
 	if (rv != 0) {
 		cc_log(CC_LOG_DEBUG, NET_LOG, "%s: HTTP/2 submit: %s", c->peer, nghttp2_strerror(rv));
