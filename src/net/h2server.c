@@ -12,6 +12,8 @@
 /* Client stream resets tolerated per second before the connection is closed
  * (HTTP/2 rapid reset, CVE-2023-44487). */
 #define H2_MAX_RESETS_PER_S 200
+/* Bytes of a rejected request body read and dropped before RST_STREAM. */
+#define H2_DISCARD_MAX (1u << 20)
 
 static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
@@ -114,8 +116,19 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t stream_id,
 			 const uint8_t *data, size_t len, void *ud)
 {
 	struct net_request *req = nghttp2_session_get_stream_user_data(s, stream_id);
-	if (!req || req->rejected || req->dispatched)
+	if (!req || req->dispatched)
 		return 0;
+	if (req->rejected) {
+		/* Answered early (a limit): the rest is read and dropped so the
+		 * client sees a clean end; past 1 MiB it is asked to stop with
+		 * RST_STREAM(NO_ERROR), by then well after the answer went out. */
+		req->discarded += len;
+		if (req->discarded > H2_DISCARD_MAX && !req->reset_sent) {
+			req->reset_sent = true;
+			nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_NO_ERROR);
+		}
+		return 0;
+	}
 	int r = cc_buf_append(&req->body, data, len);
 	if (r == CC_E_TOOBIG) {
 		req_reject(req, 413, NET_GRPC_RESOURCE_EXHAUSTED,
@@ -163,20 +176,6 @@ static int on_stream_close(nghttp2_session *s, int32_t stream_id, uint32_t error
 	return 0;
 }
 
-/* Answered before the request finished (a limit): once the whole answer is
- * out, ask the client to stop sending (RFC 9113 8.1).  Sent from here, not
- * at submit time, because nghttp2 may send RST_STREAM before queued HEADERS. */
-static int on_frame_send(nghttp2_session *s, const nghttp2_frame *f, void *ud)
-{
-	if ((f->hd.type != NGHTTP2_HEADERS && f->hd.type != NGHTTP2_DATA) ||
-	    !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
-		return 0;
-	struct net_request *req = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
-	if (req && req->rejected && !req->end_stream)
-		nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_NO_ERROR);
-	return 0;
-}
-
 static ssize_t data_read_cb(nghttp2_session *s, int32_t stream_id, uint8_t *buf, size_t length,
 			    uint32_t *data_flags, nghttp2_data_source *source, void *ud)
 {
@@ -220,7 +219,6 @@ int h2_server_callbacks(nghttp2_session_callbacks **ret)
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
-	nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
 	*ret = cb;
 	return 0;
 }
