@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * ccserve serve: the TensorFlow-Serving-compatible API over the inference
+ * engine — request decoding (TensorProto and REST JSON), TF Serving's status
+ * codes, tensorflow_model_server flags and text-proto config files, the model
+ * manager (version directories, version policies, labels, hot swap), request
+ * batching and Prometheus metrics.
+ *
+ * Error model: functions return 0 or a negative value: a negative errno for
+ * system failures (-ENOMEM, -ENOENT ...) or a CC_E_* code from util.h for
+ * malformed input.  Request-level failures that a client sees are carried in
+ * a struct serve_status with TF Serving's canonical code and message.
+ *
+ * Thread safety: the parsers and converters are reentrant; the manager,
+ * batcher and metrics objects are internally locked.
+ */
+#ifndef CCSERVE_SERVE_H
+#define CCSERVE_SERVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "ccserve/util.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Status: TF Serving's canonical codes (= gRPC status codes)               */
+
+enum serve_code {
+	SERVE_OK = 0,
+	SERVE_CANCELLED = 1,
+	SERVE_UNKNOWN = 2,
+	SERVE_INVALID_ARGUMENT = 3,
+	SERVE_DEADLINE_EXCEEDED = 4,
+	SERVE_NOT_FOUND = 5,
+	SERVE_ALREADY_EXISTS = 6,
+	SERVE_PERMISSION_DENIED = 7,
+	SERVE_RESOURCE_EXHAUSTED = 8,
+	SERVE_FAILED_PRECONDITION = 9,
+	SERVE_ABORTED = 10,
+	SERVE_OUT_OF_RANGE = 11,
+	SERVE_UNIMPLEMENTED = 12,
+	SERVE_INTERNAL = 13,
+	SERVE_UNAVAILABLE = 14,
+	SERVE_DATA_LOSS = 15,
+	SERVE_UNAUTHENTICATED = 16,
+};
+
+#define SERVE_STATUS_MSG_MAX 512
+
+struct serve_status {
+	enum serve_code code;
+	char msg[SERVE_STATUS_MSG_MAX];  /* NUL-terminated; "" when OK */
+};
+
+/* Set *st (NULL ignored) and return the negated code for convenience
+ * (0 for SERVE_OK).  The message is truncated to fit. */
+int serve_status_set(struct serve_status *st, enum serve_code code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* "INVALID_ARGUMENT" etc.; never NULL. */
+const char *serve_code_name(enum serve_code code);
+/* The HTTP status TF Serving's REST API answers for code (400, 404, 500...). */
+int serve_code_http_status(enum serve_code code);
+
+/* ------------------------------------------------------------------------ */
+/* Text-format protocol buffers                                             */
+
+#define SERVE_TEXTPROTO_MAX_INPUT (16u << 20)
+
+/*
+ * Parse text in protobuf text format into a new message of type desc.
+ * text need not be NUL-terminated; len is capped at
+ * SERVE_TEXTPROTO_MAX_INPUT.  On success *ret owns a message freed with
+ * protobuf_c_message_free_unpacked(*ret, NULL).  On failure err (if not NULL)
+ * receives "line L col C: cause" and CC_E_SYNTAX, CC_E_TOOBIG, -ENOMEM or
+ * -EINVAL (NULL desc/ret) comes back; *ret is untouched.
+ */
+int serve_textproto_parse(const ProtobufCMessageDescriptor *desc, const char *text, size_t len,
+			  ProtobufCMessage **ret, char *err, size_t errlen);
+/* Same, reading the file at path (errors from cc_file_read also come back,
+ * with err naming the file). */
+int serve_textproto_parse_file(const ProtobufCMessageDescriptor *desc, const char *path,
+			       ProtobufCMessage **ret, char *err, size_t errlen);
+
+/* ------------------------------------------------------------------------ */
+/* Tensors as the server sees them                                          */
+
+/* Same numbering as tensorflow.DataType. */
+enum serve_dtype {
+	SERVE_DT_INVALID = 0,
+	SERVE_DT_FLOAT = 1,
+	SERVE_DT_DOUBLE = 2,
+	SERVE_DT_INT32 = 3,
+	SERVE_DT_UINT8 = 4,
+	SERVE_DT_INT16 = 5,
+	SERVE_DT_INT8 = 6,
+	SERVE_DT_STRING = 7,
+	SERVE_DT_INT64 = 9,
+	SERVE_DT_BOOL = 10,
+	SERVE_DT_BFLOAT16 = 14,
+	SERVE_DT_UINT16 = 17,
+	SERVE_DT_HALF = 19,
+	SERVE_DT_UINT32 = 22,
+	SERVE_DT_UINT64 = 23,
+};
+
+#define SERVE_MAX_DIMS 16
+
+struct serve_bytes {
+	uint8_t *data;
+	size_t len;
+};
+
+/*
+ * A dense tensor.  Fixed-size types keep their elements row-major in data
+ * (nbytes = elements * element size, little-endian like tensor_content);
+ * DT_STRING keeps one serve_bytes per element in strs.  A tensor owns data,
+ * strs and every strs[i].data; serve_tensor_clear() frees them.
+ */
+struct serve_tensor {
+	char *name;             /* owned; NULL for unnamed */
+	enum serve_dtype dtype;
+	int ndims;
+	int64_t dims[SERVE_MAX_DIMS];
+	void *data;
+	size_t nbytes;
+	struct serve_bytes *strs;
+	size_t nstrs;
+};
+
+struct serve_tensor_list {
+	struct serve_tensor *t;
+	size_t n;
+};
+
+/* Size of one element of dtype (0 for STRING and unknown types). */
+size_t serve_dtype_size(enum serve_dtype dtype);
+/* "DT_FLOAT" etc.; never NULL. */
+const char *serve_dtype_name(enum serve_dtype dtype);
+/* Element count of t's shape with overflow checks; -EOVERFLOW / -EINVAL
+ * (negative dimension). */
+int serve_tensor_elements(const struct serve_tensor *t, size_t *ret);
+void serve_tensor_clear(struct serve_tensor *t);
+void serve_tensor_list_clear(struct serve_tensor_list *l);
+/* Deep copy of src into *dst (dst overwritten without freeing). */
+int serve_tensor_copy(struct serve_tensor *dst, const struct serve_tensor *src);
+
+/* Caps applied to every decoded request. */
+struct serve_limits {
+	size_t max_tensor_bytes;   /* one tensor's payload; default 1 GiB */
+	size_t max_total_bytes;    /* a whole request; default 2 GiB */
+	size_t max_elements;       /* elements per tensor; default 1<<28 */
+	size_t max_tensors;        /* named inputs; default 4096 */
+};
+void serve_limits_default(struct serve_limits *l);
+
+/* Opaque here so the public header does not pull generated headers in:
+ * the argument is a Tensorflow__TensorProto *. */
+struct Tensorflow__TensorProto;
+
+/*
+ * TensorProto -> tensor.  Accepts tensor_content or the typed *_val field of
+ * dtype; a *_val field with fewer values than the shape needs is filled with
+ * its last value (TF's rule; one value broadcast), more is an error; an
+ * empty *_val with a non-empty shape is zeros.  Errors come back in st as
+ * INVALID_ARGUMENT naming the cause; return value is -EINVAL then, or
+ * -ENOMEM.  dst is written only on success (caller clears it).
+ */
+int serve_tensor_from_proto(const struct Tensorflow__TensorProto *tp, const char *name,
+			    const struct serve_limits *lim, struct serve_tensor *dst,
+			    struct serve_status *st);
+/* tensor -> TensorProto (allocated; free with
+ * tensorflow__tensor_proto__free_unpacked(.., NULL)).  Numbers go into
+ * tensor_content (as TF Serving answers), strings into string_val. */
+int serve_tensor_to_proto(const struct serve_tensor *t, struct Tensorflow__TensorProto **ret);
+
+/* ------------------------------------------------------------------------ */
+/* REST JSON bodies                                                          */
+
+enum serve_rest_format { SERVE_REST_ROW = 1, SERVE_REST_COLUMNAR = 2 };
+
+/* What a REST :predict body asks for. */
+struct serve_rest_request {
+	char *signature_name;   /* owned; NULL when absent */
+	enum serve_rest_format format;
+	bool named;             /* inputs given by name (object) or a single
+				   unnamed input (bare list) */
+	struct serve_tensor_list inputs;
+};
+void serve_rest_request_clear(struct serve_rest_request *r);
+
+/* Type information the decoder needs for each input: JSON numbers are typed
+ * by the signature, as TF Serving does. */
+struct serve_input_spec {
+	const char *name;
+	enum serve_dtype dtype;
+};
+
+/*
+ * Parse a TF Serving REST predict body ("instances" row format or "inputs"
+ * columnar format; {"b64": "..."} values for strings).  specs gives each
+ * input's dtype (nspecs may be 0: numbers then decode as DT_FLOAT, integers
+ * too, and strings as DT_STRING).  Errors: st = INVALID_ARGUMENT with
+ * TF Serving's wording and -EINVAL, or -ENOMEM.
+ */
+int serve_rest_parse_predict(const char *body, size_t len, const struct serve_input_spec *specs,
+			     size_t nspecs, const struct serve_limits *lim,
+			     struct serve_rest_request *ret, struct serve_status *st);
+/*
+ * Render outputs as TF Serving does: row format -> {"predictions": [...]}
+ * (one entry per batch row; an object per row when several outputs), columnar
+ * -> {"outputs": ...}.  Strings come out as {"b64": ...} when not valid
+ * UTF-8 or when the output name ends in "_bytes".  *ret is malloc'ed and
+ * NUL-terminated.
+ */
+int serve_rest_render_predict(const struct serve_tensor_list *outputs, enum serve_rest_format fmt,
+			      char **ret, size_t *ret_len, struct serve_status *st);
+/* {"error": "msg"} with JSON escaping; *ret malloc'ed. */
+int serve_rest_render_error(const struct serve_status *st, char **ret, size_t *ret_len);
+
+/* ------------------------------------------------------------------------ */
+/* tensorflow_model_server flags                                            */
+
+struct serve_flags {
+	/* TF Serving's flags */
+	uint16_t port;                     /* --port, default 8500; 0 disables */
+	uint16_t rest_api_port;            /* --rest_api_port, default 0 (off) */
+	char *model_name;                  /* --model_name, default "default" */
+	char *model_base_path;
+	char *model_config_file;
+	int64_t model_config_file_poll_wait_seconds;
+	int64_t file_system_poll_wait_seconds;  /* default 1 */
+	char *ssl_config_file;
+	bool enable_batching;
+	char *batching_parameters_file;
+	char *monitoring_config_file;
+	bool enable_model_warmup;          /* default true */
+	int64_t tensorflow_intra_op_parallelism;
+	int64_t tensorflow_inter_op_parallelism;
+	int64_t rest_api_num_threads;
+	int64_t rest_api_timeout_in_ms;    /* default 30000 */
+	int64_t grpc_max_threads;
+	uint64_t max_message_bytes;        /* --grpc_max_message_bytes (ours too) */
+	char *grpc_channel_arguments;
+	char *rest_api_bind_address;       /* --rest_api_bind_address? ours: --bind */
+	char *platform_config_file;
+	int64_t num_load_threads;
+	int64_t num_unload_threads;
+	int64_t max_num_load_retries;
+	int64_t load_retry_interval_micros;
+	/* ccserve's own */
+	bool insecure;                     /* --insecure: plaintext, warned */
+	char *bind_address;                /* --bind, default 127.0.0.1?  see docs */
+	char *volume;                      /* --volume IMG */
+	char *volume_key_file;
+	char *kbs_url;
+	char *kbs_ca;
+	char *kbs_resource;
+	char *attestation_provider;        /* tsm | sim */
+	char *log_level;
+	bool log_json;
+	int64_t grace_period_seconds;      /* SIGTERM drain, default 10 */
+	bool help;
+	bool version;
+};
+
+/*
+ * Parse argv (argv[0] is skipped) into *ret, which is first set to the
+ * defaults.  Accepts --flag=value and --flag value, and for booleans --flag,
+ * --flag=true|false|1|0, --noflag.  Unknown flags, missing values and bad
+ * numbers are errors: CC_E_SYNTAX with err = "unknown flag --foo" etc.
+ * Strings in *ret are malloc'ed: serve_flags_clear() frees them.
+ */
+int serve_flags_parse(int argc, char *const *argv, struct serve_flags *ret, char *err,
+		      size_t errlen);
+void serve_flags_clear(struct serve_flags *f);
+/* Help text for every flag (static). */
+const char *serve_flags_usage(void);
+
+/* ------------------------------------------------------------------------ */
+/* Version policy and version directories                                   */
+
+enum serve_policy_kind { SERVE_POLICY_LATEST = 0, SERVE_POLICY_ALL = 1, SERVE_POLICY_SPECIFIC = 2 };
+
+struct serve_version_policy {
+	enum serve_policy_kind kind;
+	uint32_t latest_n;       /* LATEST: how many newest (0 means 1) */
+	int64_t *specific;       /* SPECIFIC: owned list */
+	size_t nspecific;
+};
+
+/*
+ * Numeric version sub-directories of base_path ("00000123" -> 123), sorted
+ * ascending, through the listing callback (so volumes work like
+ * directories).  Non-numeric names are skipped.  *ret malloc'ed.
+ */
+typedef int (*serve_list_dir_fn)(void *ud, const char *path,
+				 int (*each)(void *ctx, const char *name, bool is_dir), void *ctx);
+int serve_scan_versions(serve_list_dir_fn list, void *ud, const char *base_path,
+			int64_t **ret, size_t *ret_n);
+/* The local-filesystem listing function. */
+int serve_list_dir_local(void *ud, const char *path,
+			 int (*each)(void *ctx, const char *name, bool is_dir), void *ctx);
+/* Which of the available versions the policy serves (subset, ascending). */
+int serve_policy_select(const struct serve_version_policy *p, const int64_t *avail, size_t navail,
+			int64_t **ret, size_t *ret_n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CCSERVE_SERVE_H */
