@@ -399,7 +399,7 @@ static int set_scalar(struct tp *t, const ProtobufCFieldDescriptor *f, void *slo
 		return 0;
 	case PROTOBUF_C_TYPE_FLOAT:
 	case PROTOBUF_C_TYPE_DOUBLE: {
-		double d;
+		double d = 0;
 		rc = parse_float_word(t, neg, w, &d);
 		if (rc < 0)
 			return rc;
@@ -510,13 +510,16 @@ static int parse_field(struct tp *t, ProtobufCMessage *msg)
 	if (tp_peek(t) == '[')
 		return tp_fail(t, "extensions and Any expansion are not supported");
 	char name[128];
+	const char *name_at = t->p;
 	int rc = tp_ident(t, name, sizeof(name));
 	if (rc < 0)
 		return rc;
 	const ProtobufCFieldDescriptor *f =
 		protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, name);
-	if (!f)
+	if (!f) {
+		t->p = name_at;
 		return tp_fail(t, "unknown field '%s' in %s", name, msg->descriptor->name);
+	}
 	bool colon = tp_accept(t, ':');
 	if (f->type != PROTOBUF_C_TYPE_MESSAGE && !colon)
 		return tp_fail(t, "expected ':' after '%s'", name);
@@ -539,12 +542,6 @@ static int parse_field(struct tp *t, ProtobufCMessage *msg)
 	    !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
 	    *(ProtobufCMessage **)((uint8_t *)msg + f->offset))
 		return tp_fail(t, "field '%s' specified more than once", name);
-	if (f->label == PROTOBUF_C_LABEL_NONE && f->type != PROTOBUF_C_TYPE_MESSAGE &&
-	    !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) {
-		/* proto3 scalars have no presence: track repeats in a side bitmap
-		 * would cost memory; upstream rejects repeats, and so do we via
-		 * the per-message seen mask kept by the caller. */
-	}
 	return parse_value(t, msg, f);
 }
 
