@@ -311,6 +311,116 @@ int serve_list_dir_local(void *ud, const char *path,
 int serve_policy_select(const struct serve_version_policy *p, const int64_t *avail, size_t navail,
 			int64_t **ret, size_t *ret_n);
 
+/* Directory name of version under base_path (it may carry leading zeros:
+ * "00000123"), into buf as "base_path/name".  -ENOENT when absent,
+ * CC_E_SHORTBUF when buf is too small. */
+int serve_version_dir(serve_list_dir_fn list, void *ud, const char *base_path, int64_t version,
+		      char *buf, size_t bufsz);
+
+/* ------------------------------------------------------------------------ */
+/* Model manager                                                            */
+
+/* ModelVersionStatus.State numbers. */
+enum serve_version_state {
+	SERVE_VERSION_UNKNOWN = 0,
+	SERVE_VERSION_START = 10,
+	SERVE_VERSION_LOADING = 20,
+	SERVE_VERSION_AVAILABLE = 30,
+	SERVE_VERSION_UNLOADING = 40,
+	SERVE_VERSION_END = 50,
+};
+
+struct serve_label {
+	char *label;
+	int64_t version;
+};
+
+/* One model_config_list entry. */
+struct serve_model_config {
+	char *name;
+	char *base_path;
+	char *platform;          /* unused by the manager; kept for logs */
+	struct serve_version_policy policy;
+	struct serve_label *labels;
+	size_t nlabels;
+};
+void serve_model_config_clear(struct serve_model_config *c);
+int serve_model_config_copy(struct serve_model_config *dst, const struct serve_model_config *src);
+
+/*
+ * How the manager reaches models.  load() builds a servable from the
+ * version directory at path (and warms it up); it runs on the polling
+ * thread and may take long.  On failure it returns a negative value and a
+ * one-line cause in err.  unload() frees a servable once no request holds
+ * it.  list() enumerates directories (see serve_list_dir_local).
+ */
+struct serve_loader {
+	void *ud;
+	int (*load)(void *ud, const char *model, const char *path, int64_t version,
+		    void **ret_servable, char *err, size_t errlen);
+	void (*unload)(void *ud, void *servable);
+	/* optional: time a load took (for metrics) */
+	void (*on_load_time)(void *ud, const char *model, uint64_t ns);
+	serve_list_dir_fn list;
+	void *list_ud;
+	unsigned max_load_retries;
+};
+
+/* Which servable a request addresses (ModelSpec). */
+struct serve_model_request {
+	const char *name;
+	bool has_version;
+	int64_t version;
+	const char *label;       /* NULL or "" for none */
+};
+
+/* A held servable: valid until serve_manager_release(). */
+struct serve_servable_ref {
+	void *servable;
+	int64_t version;
+	void *priv;
+	struct serve_manager *mgr;
+};
+
+struct serve_version_status {
+	int64_t version;
+	enum serve_version_state state;
+	struct serve_status status;
+};
+
+struct serve_manager;
+
+/* loader is copied.  Errors: -EINVAL (missing callbacks), -ENOMEM. */
+int serve_manager_new(struct serve_manager **ret, const struct serve_loader *loader);
+/* Replace the configured models (validated: names unique and non-empty,
+ * base paths set, labels unique).  Loading happens at the next poll.
+ * Models no longer listed are unloaded then.  st gets the cause. */
+int serve_manager_set_config(struct serve_manager *m, const struct serve_model_config *cfgs,
+			     size_t n, struct serve_status *st);
+/* One synchronous pass: scan, load, swap, unload.  Returns the first
+ * system error (per-version load failures are recorded, not returned). */
+int serve_manager_poll(struct serve_manager *m);
+/* Poll every poll_ms on a background thread (0: never). */
+int serve_manager_start(struct serve_manager *m, uint64_t poll_ms);
+/* Make the background thread poll now. */
+void serve_manager_wake(struct serve_manager *m);
+/* Stops polling, unloads everything (waiting for held servables), frees.
+ * NULL accepted. */
+void serve_manager_free(struct serve_manager *m);
+/* Find the servable for req and hold it: NOT_FOUND (unknown model or
+ * version, with TF Serving's "Servable not found for request: ..."),
+ * INVALID_ARGUMENT (unknown label).  Returns 0 or a negative value with st
+ * set. */
+int serve_manager_acquire(struct serve_manager *m, const struct serve_model_request *req,
+			  struct serve_servable_ref *ret, struct serve_status *st);
+void serve_manager_release(struct serve_servable_ref *ref);
+/* Status of every version of req->name (or the one version asked for),
+ * newest first; *ret malloc'ed. */
+int serve_manager_status(struct serve_manager *m, const struct serve_model_request *req,
+			 struct serve_version_status **ret, size_t *ret_n, struct serve_status *st);
+/* Names of the configured models (malloc'ed array of malloc'ed strings). */
+size_t serve_manager_models(struct serve_manager *m, char ***ret);
+
 #ifdef __cplusplus
 }
 #endif
