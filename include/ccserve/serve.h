@@ -421,6 +421,75 @@ int serve_manager_status(struct serve_manager *m, const struct serve_model_reque
 /* Names of the configured models (malloc'ed array of malloc'ed strings). */
 size_t serve_manager_models(struct serve_manager *m, char ***ret);
 
+/* ------------------------------------------------------------------------ */
+/* Metrics (Prometheus text format, TF Serving's metric names)              */
+
+struct serve_metrics;
+int serve_metrics_new(struct serve_metrics **ret);
+void serve_metrics_free(struct serve_metrics *m);
+/* All recorders accept m == NULL (metrics off).  api: "predict",
+ * "classify", "regress", "multi_inference", "get_model_metadata",
+ * "get_model_status"; entrypoint: "GRPC" or "REST". */
+void serve_metrics_request(struct serve_metrics *m, const char *model, const char *api,
+			   const char *entrypoint, enum serve_code code, uint64_t latency_ns);
+void serve_metrics_load(struct serve_metrics *m, const char *model, uint64_t ns);
+void serve_metrics_warmup(struct serve_metrics *m, const char *model, uint64_t ns);
+void serve_metrics_batch(struct serve_metrics *m, const char *model, size_t batch_size,
+			 uint64_t queue_ns);
+void serve_metrics_in_flight(struct serve_metrics *m, int delta);
+/* The exposition text; *ret malloc'ed. */
+int serve_metrics_render(struct serve_metrics *m, char **ret, size_t *ret_len);
+
+/* ------------------------------------------------------------------------ */
+/* Batching                                                                 */
+
+/* BatchingParameters (int64 values; n_allowed entries ascending, the last
+ * equal to max_batch_size). */
+struct serve_batch_params {
+	int64_t max_batch_size;
+	int64_t batch_timeout_micros;
+	int64_t max_enqueued_batches;
+	int64_t num_batch_threads;
+	int64_t allowed_batch_sizes[64];
+	size_t n_allowed;
+	bool pad_variable_length_inputs;   /* accepted; not implemented */
+};
+void serve_batch_params_default(struct serve_batch_params *p);
+
+/* Runs merged inputs on a servable; fills *ret (caller-owned tensors) or
+ * returns a negative value with st set. */
+typedef int (*serve_batch_run_fn)(void *ud, void *servable, const char *signature,
+				  const struct serve_tensor *inputs, size_t n_inputs,
+				  const char *const *outputs, size_t n_outputs,
+				  struct serve_tensor_list *ret, struct serve_status *st);
+
+/* One request.  inputs/outputs/signature/model_name are borrowed until done
+ * is called (exactly once, on a batch thread, or never when submit fails).
+ * done gets the task's own rows of every output (ownership passes to done:
+ * clear the list) or NULL and the error. */
+struct serve_batch_task {
+	const char *model_name;
+	const char *signature;
+	const struct serve_tensor *inputs;
+	size_t n_inputs;
+	const char *const *outputs;
+	size_t n_outputs;
+	void (*done)(void *ud, struct serve_tensor_list *outputs, const struct serve_status *st);
+	void *ud;
+};
+
+struct serve_batcher;
+/* Errors: -EINVAL (bad parameters), -ENOMEM, -errno from pthread_create. */
+int serve_batcher_new(struct serve_batcher **ret, const struct serve_batch_params *p,
+		      serve_batch_run_fn run, void *run_ud, struct serve_metrics *metrics);
+/* Queue task for servable under key (signature + output set).  Errors (st
+ * set, done not called): INVALID_ARGUMENT (no batch dimension, rows differ,
+ * larger than max_batch_size), UNAVAILABLE (queue full, shutting down). */
+int serve_batcher_submit(struct serve_batcher *bt, void *servable, const char *key,
+			 const struct serve_batch_task *task, struct serve_status *st);
+/* Stops the threads; queued tasks complete with UNAVAILABLE.  NULL ok. */
+void serve_batcher_free(struct serve_batcher *bt);
+
 #ifdef __cplusplus
 }
 #endif
