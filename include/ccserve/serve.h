@@ -212,6 +212,15 @@ struct serve_input_spec {
 int serve_rest_parse_predict(const char *body, size_t len, const struct serve_input_spec *specs,
 			     size_t nspecs, const struct serve_limits *lim,
 			     struct serve_rest_request *ret, struct serve_status *st);
+/* Typing through a callback: called once with the body's signature_name
+ * (NULL when absent) to get the input specs (borrowed until the parse
+ * returns).  A negative return aborts the parse (st set by the callback). */
+typedef int (*serve_spec_resolve_fn)(void *ud, const char *signature_name,
+				     const struct serve_input_spec **specs, size_t *n,
+				     struct serve_status *st);
+int serve_rest_parse_predict_cb(const char *body, size_t len, serve_spec_resolve_fn resolve,
+				void *ud, const struct serve_limits *lim,
+				struct serve_rest_request *ret, struct serve_status *st);
 /*
  * Render outputs as TF Serving does: row format -> {"predictions": [...]}
  * (one entry per batch row; an object per row when several outputs), columnar
@@ -489,6 +498,135 @@ int serve_batcher_submit(struct serve_batcher *bt, void *servable, const char *k
 			 const struct serve_batch_task *task, struct serve_status *st);
 /* Stops the threads; queued tasks complete with UNAVAILABLE.  NULL ok. */
 void serve_batcher_free(struct serve_batcher *bt);
+
+/* ------------------------------------------------------------------------ */
+/* Config files (text protos already parsed) into the structures above      */
+
+/* Opaque generated types (ModelServerConfig, BatchingParameters). */
+struct Tensorflow__Serving__ModelServerConfig;
+struct Tensorflow__Serving__BatchingParameters;
+
+/* model_config_list -> configs.  Errors (st set): INVALID_ARGUMENT for a
+ * custom_model_config, a missing list, a platform other than
+ * "tensorflow"/"onnx"/"", a bad version policy; -ENOMEM.  *ret malloc'ed;
+ * free each with serve_model_config_clear() then the array. */
+int serve_config_models(const struct Tensorflow__Serving__ModelServerConfig *c,
+			struct serve_model_config **ret, size_t *ret_n, struct serve_status *st);
+void serve_config_models_free(struct serve_model_config *cfgs, size_t n);
+/* BatchingParameters -> params (defaults for absent fields). */
+int serve_config_batching(const struct Tensorflow__Serving__BatchingParameters *b,
+			  struct serve_batch_params *ret, struct serve_status *st);
+
+/* ------------------------------------------------------------------------ */
+/* Engine interface (implemented over infer, or by a test double)           */
+
+struct serve_tensor_info {
+	const char *name;        /* signature key */
+	const char *tensor_name; /* graph tensor "x:0" */
+	enum serve_dtype dtype;
+	int rank;                /* -1 unknown */
+	int64_t dims[SERVE_MAX_DIMS];
+};
+
+struct serve_signature {
+	const char *name;
+	const char *method_name;
+	size_t n_inputs;
+	const struct serve_tensor_info *inputs;
+	size_t n_outputs;
+	const struct serve_tensor_info *outputs;
+	bool available;
+	const char *error;
+};
+
+/* A file-reading callback for models inside volumes: read path (absolute
+ * within the store, e.g. "/models/m/1/saved_model.pb"). */
+struct serve_store {
+	void *ud;
+	int (*read)(void *ud, const char *path, size_t max, uint8_t **ret, size_t *ret_len);
+	serve_list_dir_fn list;
+};
+
+struct serve_engine {
+	void *ud;
+	/* Load the model in directory path; *ret_model opaque. */
+	int (*load)(void *ud, const char *path, void **ret_model, char *err, size_t errlen);
+	void (*unload)(void *ud, void *model);
+	size_t (*signature_count)(void *ud, void *model);
+	const struct serve_signature *(*signature)(void *ud, void *model, size_t i);
+	/* Run signature sig on inputs (matched by name, data borrowed); the
+	 * outputs asked for (n_outputs names) come back owned in *ret. */
+	int (*run)(void *ud, void *model, const char *sig, const struct serve_tensor *inputs,
+		   size_t n_inputs, const char *const *outputs, size_t n_outputs,
+		   struct serve_tensor_list *ret, struct serve_status *st);
+};
+
+/* ------------------------------------------------------------------------ */
+/* Server                                                                   */
+
+struct net_tls_opts;
+
+struct serve_server_opts {
+	const char *grpc_listen;        /* "0.0.0.0:8500"; NULL: no gRPC */
+	const char *rest_listen;        /* NULL: no REST */
+	const struct net_tls_opts *tls; /* NULL requires insecure */
+	bool insecure;
+	const struct serve_engine *engine;
+	struct serve_manager *manager;  /* borrowed */
+	struct serve_metrics *metrics;  /* borrowed; NULL: off */
+	const char *prometheus_path;    /* NULL: no metrics endpoint */
+	const struct serve_batch_params *batching; /* NULL: off */
+	unsigned grpc_threads;          /* workers; 0 = cores */
+	unsigned rest_threads;          /* extra REST workers; 0 = share */
+	uint64_t rest_timeout_ms;       /* 0: none */
+	size_t max_message_bytes;       /* gRPC; 0 = 2 GiB */
+	size_t max_queued;              /* worker queue cap; 0 = 4096 */
+	unsigned io_threads;            /* 0: 1 */
+	uint32_t max_concurrent_streams; /* 0: net default */
+	/* HandleReloadConfigRequest: apply a new model list (the tool's
+	 * handler, which also remembers it for SIGHUP); NULL: UNIMPLEMENTED. */
+	int (*reload)(void *ud, const struct serve_model_config *cfgs, size_t n,
+		      struct serve_status *st);
+	void *reload_ud;
+};
+
+struct serve_server;
+/* Binds and starts serving.  Errors: net errors (NET_E_*, -EADDRINUSE),
+ * -EINVAL for inconsistent options, -ENOMEM. */
+int serve_server_new(struct serve_server **ret, const struct serve_server_opts *opts);
+uint16_t serve_server_grpc_port(const struct serve_server *s);
+uint16_t serve_server_rest_port(const struct serve_server *s);
+/* Stop accepting, let in-flight requests finish within grace_ms. */
+int serve_server_shutdown(struct serve_server *s, uint32_t grace_ms);
+void serve_server_free(struct serve_server *s);
+
+/* Loader for the manager over an engine: loads, warms up (when warmup is
+ * set, from assets.extra/tf_serving_warmup_requests) and unloads. */
+struct serve_servable {
+	void *model;
+	const struct serve_engine *engine;
+	char *name;
+	int64_t version;
+};
+struct serve_engine_loader {
+	const struct serve_engine *engine;
+	const struct serve_store *store; /* NULL: local files */
+	struct serve_metrics *metrics;
+	bool warmup;
+};
+/* Fills a struct serve_loader whose ud is el (borrowed, must outlive it). */
+void serve_engine_loader_init(struct serve_engine_loader *el, struct serve_loader *ret);
+
+/* Run the records of a TFRecord file of PredictionLog (warmup) against a
+ * servable.  Returns the number of requests replayed or a negative error
+ * with err set (bad record, CRC mismatch, a failed request). */
+int serve_warmup_replay(const struct serve_servable *sv, const uint8_t *data, size_t len,
+			char *err, size_t errlen);
+
+/* Decode one request as the server would (for fuzzing): kind 0 = gRPC
+ * PredictRequest bytes, 1 = REST predict JSON.  Never crashes; returns 0 or
+ * a negative value. */
+int serve_decode_request(int kind, const uint8_t *data, size_t len);
 
 #ifdef __cplusplus
 }

@@ -437,10 +437,36 @@ static int row_tensor(json_object *inst, const char *name, enum serve_dtype dt,
 	return 0;
 }
 
+struct fixed_specs {
+	const struct serve_input_spec *specs;
+	size_t n;
+};
+
+static int fixed_resolve(void *ud, const char *signame, const struct serve_input_spec **specs,
+			 size_t *n, struct serve_status *st)
+{
+	(void)signame;
+	(void)st;
+	const struct fixed_specs *f = ud;
+	*specs = f->specs;
+	*n = f->n;
+	return 0;
+}
+
 int serve_rest_parse_predict(const char *body, size_t len, const struct serve_input_spec *specs,
 			     size_t nspecs, const struct serve_limits *lim,
 			     struct serve_rest_request *ret, struct serve_status *st)
 {
+	struct fixed_specs f = { specs, nspecs };
+	return serve_rest_parse_predict_cb(body, len, fixed_resolve, &f, lim, ret, st);
+}
+
+int serve_rest_parse_predict_cb(const char *body, size_t len, serve_spec_resolve_fn resolve,
+				void *ud, const struct serve_limits *lim,
+				struct serve_rest_request *ret, struct serve_status *st)
+{
+	const struct serve_input_spec *specs = NULL;
+	size_t nspecs = 0;
 	struct serve_limits dl;
 	if (!lim) {
 		serve_limits_default(&dl);
@@ -500,6 +526,9 @@ int serve_rest_parse_predict(const char *body, size_t len, const struct serve_in
 		if (!r.signature_name)
 			goto oom;
 	}
+	rc = resolve(ud, r.signature_name, &specs, &nspecs, st);
+	if (rc < 0)
+		goto bad;
 	bool has_inst = json_object_object_get_ex(doc, "instances", &inst);
 	bool has_inputs = json_object_object_get_ex(doc, "inputs", &inputs);
 	if (has_inst && has_inputs) {
