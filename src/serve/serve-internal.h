@@ -61,6 +61,9 @@ static inline char *serve_strndup(const char *s, size_t n)
 uint16_t serve_float_to_half(float f);
 float serve_half_to_float(uint16_t h);
 
+/* CRC-32C (Castagnoli), as TFRecord uses. */
+uint32_t serve_crc32c(const uint8_t *p, size_t n);
+
 /* True when data is valid UTF-8. */
 bool serve_utf8_valid(const uint8_t *p, size_t n);
 
