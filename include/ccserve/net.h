@@ -499,15 +499,19 @@ struct net_grpc_reply {
 	int http_status;
 };
 /* Blocking unary call; not from the loop's thread (NET_E_STATE).  Returns 0
- * when a gRPC status arrived (check ret->status), else the transport error. */
+ * when a gRPC status arrived (check ret->status), else the transport error
+ * (NET_E_TIMEOUT with status DEADLINE_EXCEEDED, NET_E_CLOSED, NET_E_VERIFY,
+ * -ECONNREFUSED...).  Unless it fails before the call starts (NET_E_CONFIG,
+ * NET_E_STATE, -ENOMEM, NET_E_TOOBIG), *ret is filled in every case and must
+ * be released with net_grpc_reply_clear(). */
 int net_grpc_client_call(struct net_grpc_client *c, const char *method,
 			 const struct net_header *metadata, size_t n_metadata,
 			 const void *msg, size_t msg_len, uint32_t timeout_ms,
 			 struct net_grpc_reply *ret);
 void net_grpc_reply_clear(struct net_grpc_reply *r);
 /* Fails calls still in flight (done gets NET_E_CANCELLED), closes the
- * connection and frees.  Must not be called from a done callback.  NULL
- * accepted. */
+ * connection and frees.  The loop must be running (or this be called on
+ * it); no call_async may race with it.  NULL accepted. */
 void net_grpc_client_free(struct net_grpc_client *c);
 
 #ifdef __cplusplus
