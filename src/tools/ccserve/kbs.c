@@ -15,116 +15,78 @@
 #include "kbs_fetch.h"
 
 #ifdef CCSERVE_HAVE_KBS
+#include <stdlib.h>
+
 #include "ccserve/kbs.h"
-#include "ccserve/net.h"
 
 #define RETRY_TOTAL_S 600
 #define RETRY_MAX_SLEEP_S 30
 
-struct https {
-	struct net_http_client *c;
+/* The broker's HTTPS transport, watched: did the last request reach it? */
+struct watched {
+	struct kbs_transport *inner;
 	int last_status;      /* HTTP status of the last reply (0: none) */
 	int last_transport;   /* last transport error (0: none) */
 };
 
-static int https_request(void *ud, const char *method, const char *path, const char *cookie,
-			 const void *body, size_t len, struct kbs_http_reply *ret)
+static int watched_request(void *ud, const char *method, const char *path, const char *cookie,
+			   const void *body, size_t len, struct kbs_http_reply *ret)
 {
-	struct https *h = ud;
-	struct net_header hdr[2];
-	size_t nh = 0;
-	hdr[nh++] = (struct net_header){ "Content-Type", "application/json" };
-	if (cookie)
-		hdr[nh++] = (struct net_header){ "Cookie", cookie };
-	struct net_http_response r = { 0 };
-	int rc = net_http_client_request(h->c, method, path, hdr, nh, body, len, &r);
-	if (rc < 0) {
-		h->last_transport = rc;
-		h->last_status = 0;
-		return rc;
-	}
-	h->last_transport = 0;
-	h->last_status = r.status;
-	memset(ret, 0, sizeof(*ret));
-	ret->status = r.status;
-	ret->body = (char *)r.body;
-	ret->body_len = r.body_len;
-	r.body = NULL;
-	const char *sc = net_http_response_header(&r, "set-cookie");
-	if (sc) {
-		size_t n = strcspn(sc, ";");
-		if (n >= sizeof(ret->set_cookie))
-			n = sizeof(ret->set_cookie) - 1;
-		memcpy(ret->set_cookie, sc, n);
-		ret->set_cookie[n] = '\0';
-	}
-	net_http_response_clear(&r);
-	return 0;
+	struct watched *w = ud;
+	int rc = w->inner->request(w->inner->userdata, method, path, cookie, body, len, ret);
+	w->last_transport = rc < 0 ? rc : 0;
+	w->last_status = rc < 0 ? 0 : ret->status;
+	return rc;
 }
 
 int ccserve_kbs_fetch(const struct serve_flags *f, uint8_t **ret, size_t *ret_len)
 {
-	uint8_t *ca = NULL;
-	size_t ca_len = 0;
-	int rc = cc_file_read(f->kbs_ca, 1u << 20, false, &ca, &ca_len);
-	if (rc < 0) {
-		fprintf(stderr, "ccserve: cannot read --kbs_ca \"%s\": %s\n", f->kbs_ca, cc_strerror(rc));
-		return rc;
-	}
 	struct kbs_quote_provider *qp = NULL;
 	const char *sim_dir = getenv("CCSERVE_SIM_DIR");
-	rc = kbs_attest_provider_new(&qp, f->attestation_provider, sim_dir, NULL);
+	int rc = kbs_attest_provider_new(&qp, f->attestation_provider, sim_dir, NULL);
 	if (rc < 0) {
 		fprintf(stderr, "ccserve: --attestation_provider \"%s\": %s%s\n", f->attestation_provider,
 			kbs_strerror(rc),
 			!strcmp(f->attestation_provider, "sim") && !sim_dir
 				? " (the sim provider needs CCSERVE_SIM_DIR)" : "");
-		free(ca);
 		return rc;
 	}
-	struct net_tls_opts tls = { .ca_pem = (const char *)ca, .ca_pem_len = ca_len };
-	struct net_http_client_opts ho = { .url = f->kbs_url, .tls = &tls,
-					   .connect_timeout_ms = 5000, .timeout_ms = 30000,
-					   .cookies = false };
-	struct https h = { 0 };
-	rc = net_http_client_new(&h.c, &ho);
+	struct watched w = { 0 };
+	rc = kbs_https_transport_new(&w.inner, f->kbs_url, f->kbs_ca, 10000);
 	if (rc < 0) {
-		fprintf(stderr, "ccserve: --kbs_url \"%s\": %s\n", f->kbs_url, net_strerror(rc));
+		fprintf(stderr, "ccserve: --kbs_url \"%s\" / --kbs_ca \"%s\": %s\n", f->kbs_url, f->kbs_ca,
+			kbs_strerror(rc));
 		kbs_attest_provider_free(qp);
-		free(ca);
 		return rc;
 	}
-	struct kbs_transport t = { .userdata = &h, .request = https_request };
+	struct kbs_transport t = { .userdata = &w, .request = watched_request };
 	uint64_t start = cc_mono_ns();
 	unsigned sleep_s = 1;
 	for (;;) {
 		rc = kbs_client_fetch(&t, qp, f->kbs_resource, ret, ret_len);
 		if (rc == 0)
 			break;
-		bool unreachable = h.last_transport != 0 || h.last_status >= 500;
+		bool unreachable = w.last_transport != 0 || w.last_status >= 500;
 		if (!unreachable) {
-			fprintf(stderr, "ccserve: the key broker refused the volume key for \"%s\": %s "
-					"(HTTP %d)\n", f->kbs_resource, kbs_strerror(rc), h.last_status);
+			fprintf(stderr, "ccserve: the key broker refused the volume key \"%s\": %s "
+					"(HTTP %d)\n", f->kbs_resource, kbs_strerror(rc), w.last_status);
 			break;
 		}
 		if ((cc_mono_ns() - start) / 1000000000u > RETRY_TOTAL_S) {
 			fprintf(stderr, "ccserve: key broker %s unreachable for %d s, giving up: %s\n",
-				f->kbs_url, RETRY_TOTAL_S,
-				h.last_transport ? net_strerror(h.last_transport) : kbs_strerror(rc));
+				f->kbs_url, RETRY_TOTAL_S, kbs_strerror(rc));
 			break;
 		}
 		cc_log(CC_LOG_WARN, "ccserve", "key broker %s unreachable (%s); retrying in %u s",
-		       f->kbs_url, h.last_transport ? net_strerror(h.last_transport) : kbs_strerror(rc),
-		       sleep_s);
+		       f->kbs_url, kbs_strerror(w.last_transport ? w.last_transport : rc), sleep_s);
 		struct timespec ts = { .tv_sec = sleep_s };
 		nanosleep(&ts, NULL);
 		sleep_s = sleep_s * 2 > RETRY_MAX_SLEEP_S ? RETRY_MAX_SLEEP_S : sleep_s * 2;
 	}
 	if (rc == 0)
 		cc_log(CC_LOG_INFO, "ccserve", "volume key released by the key broker after attestation");
-	net_http_client_free(h.c);
+	kbs_https_transport_free(w.inner);
 	kbs_attest_provider_free(qp);
-	free(ca);
 	return rc;
 }
 
