@@ -93,17 +93,17 @@ static int e_load(void *ud, const char *path, void **ret, char *err, size_t errl
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct infer_signature_info *s = infer_model_signature(m, i);
-		struct serve_signature *o = &em->sigs[i];
-		o->name = s->name;
-		o->method_name = s->method_name ? s->method_name : "";
-		o->available = s->available;
-		o->error = s->error;
-		o->n_inputs = s->n_inputs;
-		o->inputs = &em->infos[k];
+		struct serve_signature *sg = &em->sigs[i];
+		sg->name = s->name;
+		sg->method_name = s->method_name ? s->method_name : "";
+		sg->available = s->available;
+		sg->error = s->error;
+		sg->n_inputs = s->n_inputs;
+		sg->inputs = &em->infos[k];
 		for (size_t j = 0; j < s->n_inputs; j++)
 			conv_info(&em->infos[k++], &s->inputs[j]);
-		o->n_outputs = s->n_outputs;
-		o->outputs = &em->infos[k];
+		sg->n_outputs = s->n_outputs;
+		sg->outputs = &em->infos[k];
 		for (size_t j = 0; j < s->n_outputs; j++)
 			conv_info(&em->infos[k++], &s->outputs[j]);
 	}
