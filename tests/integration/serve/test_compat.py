@@ -103,9 +103,10 @@ for variant in ("saved_model_half_plus_two_cpu", "saved_model_half_plus_two_tf2_
         # the engine cannot parse.  TF2 export: every signature is saved
         # with method_name predict, which TF Serving's Regress refuses too.
         method = sdm.signature_def["regress_x_to_y"].method_name
-        want = grpc.StatusCode.UNIMPLEMENTED if method == "tensorflow/serving/regress" \
+        want_code = grpc.StatusCode.UNIMPLEMENTED if method == "tensorflow/serving/regress" \
             else grpc.StatusCode.INVALID_ARGUMENT
-        check(tag + ": Regress over tf.Example: " + want.name, e.code() == want, (e.code(), e.details()))
+        check(tag + ": Regress over tf.Example: " + want_code.name, e.code() == want_code,
+              (e.code(), e.details()))
 
     def curl(path, data=None):
         cmd = ["curl", "-sS", "--cacert", os.path.join(tmp, "ca.pem"), "-w", "\n%{http_code}",
