@@ -156,7 +156,6 @@ static int decode_png(const uint8_t *data, size_t len, struct cl_rgb *ret,
 	png_image im;
 	memset(&im, 0, sizeof(im));
 	im.version = PNG_IMAGE_VERSION;
-	im.flags = PNG_IMAGE_FLAG_16BIT_sRGB;
 	if (!png_image_begin_read_from_memory(&im, data, len)) {
 		snprintf(errbuf, errsz, "corrupt PNG: %s", im.message);
 		png_image_free(&im);
@@ -167,6 +166,9 @@ static int decode_png(const uint8_t *data, size_t len, struct cl_rgb *ret,
 		png_image_free(&im);
 		return e;
 	}
+	/* 16-bit files without gAMA/sRGB hold sRGB values like 8-bit ones
+	 * (begin_read resets the flags, so set it here). */
+	im.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
 	im.format = PNG_FORMAT_RGB;
 	size_t n = (size_t)im.width * im.height * 3;
 	uint8_t *px = calloc(1, n); /* black background for alpha */

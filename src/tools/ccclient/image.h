@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ccserve/util.h"
+
 #define CL_IMG_MAX_SIDE 32768u
 #define CL_IMG_MAX_PIXELS (64u << 20)   /* 64 Mpixel, 192 MiB of RGB */
 #define CL_IMG_MAX_FILE (256u << 20)
