@@ -59,15 +59,27 @@ enum phase { PH_SETUP, PH_WARMUP, PH_MEASURE };
 
 struct run;
 
+struct client;
+
+/* One call in flight (gRPC keeps --streams of them per connection). */
+struct slot {
+	struct client *c;
+	uint64_t idx;         /* loop_idx of the call */
+	uint64_t t_start;
+};
+
 struct client {
 	struct run *run;
 	unsigned task;
 	struct net_grpc_client *gc;
 	struct net_http_client *hc;
 	bool alive;           /* its set-up call reached the server */
-	uint64_t issued;      /* calls finished in the current phase */
+	bool gave_up;
+	uint64_t next_idx;    /* calls started in the current phase */
 	uint64_t target;      /* calls to make in the phase; 0 = until stopped */
-	uint64_t t_start;
+	unsigned inflight;    /* gRPC: loop thread only */
+	struct slot *slots;
+	uint64_t t_start;     /* REST and set-up */
 	unsigned transport_errs;
 	pthread_t th;
 	bool has_thread;
@@ -156,13 +168,14 @@ static void keep_copy(uint8_t **dst, size_t *dst_len, const void *src, size_t le
 
 /* Record one finished predict call; returns true when the client should
  * go on. */
-static bool record(struct client *c, uint64_t now, const char *errkey, const char *detail,
-		   bool transport, const void *resp, size_t resp_len)
+static bool record(struct client *c, uint64_t idx, uint64_t t_start, uint64_t now,
+		   const char *errkey, const char *detail, bool transport, const void *resp,
+		   size_t resp_len)
 {
 	struct run *run = c->run;
 	struct cl_rec rec = {
-		.start_ns = c->t_start - run->phase_t0,
-		.latency_ns = now - c->t_start,
+		.start_ns = t_start - run->phase_t0,
+		.latency_ns = now - t_start,
 		.task = c->task,
 		.ok = errkey == NULL,
 	};
@@ -171,7 +184,7 @@ static bool record(struct client *c, uint64_t now, const char *errkey, const cha
 	if (!errkey) {
 		c->transport_errs = 0;
 		if (run->phase == PH_MEASURE && run->qout)
-			cl_print_query(run->qout, run->tls, c->task, run->o->batch, c->issued,
+			cl_print_query(run->qout, run->tls, c->task, run->o->batch, idx,
 				       (double)rec.latency_ns / 1e6);
 		if (run->want_resp && resp) {
 			pthread_mutex_lock(&run->mu);
@@ -180,30 +193,37 @@ static bool record(struct client *c, uint64_t now, const char *errkey, const cha
 			pthread_mutex_unlock(&run->mu);
 		}
 	} else {
-		error_line(run, c->task, c->issued, errkey, detail);
-		if (transport && ++c->transport_errs >= MAX_CONSECUTIVE_TRANSPORT_ERRORS) {
+		error_line(run, c->task, idx, errkey, detail);
+		if (transport && ++c->transport_errs >= MAX_CONSECUTIVE_TRANSPORT_ERRORS &&
+		    !c->gave_up) {
 			fprintf(stderr, "ccclient: task %u: giving up after %u consecutive connection failures\n",
 				c->task, c->transport_errs);
-			return false;
+			c->gave_up = true;
 		}
 	}
-	c->issued++;
-	return true;
+	return !c->gave_up;
 }
 
 static bool more(const struct client *c)
 {
-	return !g_stop && (c->target == 0 || c->issued < c->target);
+	return !g_stop && !c->gave_up && (c->target == 0 || c->next_idx < c->target);
 }
 
 /* ------------------------------------------------------------------------ */
 /* gRPC                                                                     */
 
-static void grpc_issue(struct client *c);
+static void grpc_issue(struct slot *sl);
+
+static void slot_finished(struct client *c)
+{
+	if (--c->inflight == 0)
+		client_finished(c->run);
+}
 
 static void grpc_done(void *userdata, const struct net_grpc_result *res)
 {
-	struct client *c = userdata;
+	struct slot *sl = userdata;
+	struct client *c = sl->c;
 	uint64_t now = cc_mono_ns();
 	char key[CL_ERR_KEY_LEN];
 	const char *errkey = NULL;
@@ -216,22 +236,46 @@ static void grpc_done(void *userdata, const struct net_grpc_result *res)
 		snprintf(key, sizeof(key), "%s", net_grpc_status_name(res->status));
 		errkey = key;
 	}
-	if (record(c, now, errkey, res->message, transport, res->msg, res->msg_len) && more(c))
-		grpc_issue(c);
+	record(c, sl->idx, sl->t_start, now, errkey, res->message, transport, res->msg, res->msg_len);
+	if (more(c))
+		grpc_issue(sl);
 	else
-		client_finished(c->run);
+		slot_finished(c);
 }
 
-static void grpc_issue(struct client *c)
+/* On the loop thread. */
+static void grpc_issue(struct slot *sl)
 {
+	struct client *c = sl->c;
 	struct run *run = c->run;
-	c->t_start = cc_mono_ns();
+	sl->idx = c->next_idx++;
+	sl->t_start = cc_mono_ns();
 	int e = net_grpc_client_call_async(c->gc, PREDICT_METHOD, NULL, 0, run->req, run->req_len,
-					   run->timeout_ms, grpc_done, c);
+					   run->timeout_ms, grpc_done, sl);
 	if (e < 0) {
-		record(c, cc_mono_ns(), net_strerror(e), NULL, true, NULL, 0);
-		client_finished(run);
+		record(c, sl->idx, sl->t_start, cc_mono_ns(), net_strerror(e), NULL, true, NULL, 0);
+		slot_finished(c);
 	}
+}
+
+/* Start a client's calls for the phase; posted to the loop thread so that
+ * every client's state is touched by that thread only. */
+static void grpc_start_client(void *userdata)
+{
+	struct client *c = userdata;
+	unsigned n = 0;
+	for (unsigned s = 0; s < c->run->o->streams; s++)
+		if (c->target == 0 || s < c->target)
+			n++;
+	if (g_stop)
+		n = 0;
+	c->inflight = n;
+	if (n == 0) {
+		client_finished(c->run);
+		return;
+	}
+	for (unsigned s = 0; s < n; s++)
+		grpc_issue(&c->slots[s]);
 }
 
 static void grpc_setup_done(void *userdata, const struct net_grpc_result *res)
@@ -303,27 +347,29 @@ static int grpc_setup(struct run *run, struct net_loop *loop, const struct net_t
 	return 0;
 }
 
-static void grpc_phase(struct run *run, enum phase ph, uint64_t per_client)
+static void grpc_phase(struct run *run, struct net_loop *loop, enum phase ph, uint64_t per_client)
 {
 	const struct cl_opts *o = run->o;
-	run->phase = ph;
 	unsigned n = 0;
 	for (unsigned i = 0; i < o->cnum; i++)
-		n += run->clients[i].alive;
+		n += run->clients[i].alive && !run->clients[i].gave_up;
+	pthread_mutex_lock(&run->mu);
+	run->phase = ph;
 	run->active = n;
 	run->phase_t0 = cc_mono_ns();
+	pthread_mutex_unlock(&run->mu);
 	if (n == 0)
 		return;
 	for (unsigned i = 0; i < o->cnum; i++) {
 		struct client *c = &run->clients[i];
-		if (!c->alive)
+		if (!c->alive || c->gave_up)
 			continue;
-		c->issued = 0;
+		c->next_idx = 0;
 		c->target = per_client;
-		if (more(c))
-			grpc_issue(c);
-		else
+		if (net_loop_post(loop, grpc_start_client, c) < 0) {
+			fprintf(stderr, "ccclient: out of memory starting client %u\n", i);
 			client_finished(run);
+		}
 	}
 	wait_phase(run);
 }
@@ -375,6 +421,7 @@ static void *rest_phase_thread(void *arg)
 		char key[CL_ERR_KEY_LEN], detail[200] = "";
 		const char *errkey = NULL;
 		bool transport = false;
+		uint64_t idx = c->next_idx++;
 		c->t_start = cc_mono_ns();
 		int e = net_http_client_request(c->hc, "POST", run->rest_path, hdr, 1, run->req,
 						run->req_len, &resp);
@@ -390,7 +437,8 @@ static void *rest_phase_thread(void *arg)
 				 (int)(resp.body_len < 160 ? resp.body_len : 160),
 				 resp.body ? (const char *)resp.body : "");
 		}
-		bool go = record(c, now, errkey, detail, transport, resp.body, resp.body_len);
+		bool go = record(c, idx, c->t_start, now, errkey, detail, transport, resp.body,
+				 resp.body_len);
 		net_http_response_clear(&resp);
 		if (!go)
 			break;
@@ -405,9 +453,9 @@ static void rest_run_threads(struct run *run, void *(*fn)(void *), uint64_t per_
 	for (unsigned i = 0; i < o->cnum; i++) {
 		struct client *c = &run->clients[i];
 		c->has_thread = false;
-		if (!c->alive)
+		if (!c->alive || c->gave_up)
 			continue;
-		c->issued = 0;
+		c->next_idx = 0;
 		c->target = per_client;
 		if (pthread_create(&c->th, NULL, fn, c) != 0) {
 			fprintf(stderr, "ccclient: cannot start client thread %u\n", i);
@@ -474,19 +522,41 @@ static uint64_t xorshift(uint64_t *s)
 	return x * 0x2545F4914F6CDD1DULL;
 }
 
-/* Fill the NHWC batch: the decoded image repeated, or random pixels in
- * [0, 254] like the reference client (np.random.randint(0, 255)). */
-static int build_input(const struct cl_opts *o, uint32_t w, uint32_t h, float **ret, size_t *ret_n)
+/* What to send: the input alias and the tensor's shape (dims[0] = batch). */
+struct input_plan {
+	char name[CL_PB_MAX_NAME]; /* "" = REST row form without a name */
+	bool image;                /* NHWC RGB: dims = [batch, h, w, 3] */
+	size_t ndims;
+	int64_t dims[CL_PB_MAX_DIMS];
+};
+
+static void plan_image(struct input_plan *p, uint32_t batch, int64_t h, int64_t w)
 {
-	size_t per, total;
-	if (!cc_mul_ok((size_t)w * h, 3, &per) || !cc_mul_ok(per, o->batch, &total) ||
-	    total > (256u << 20) / sizeof(float)) {
-		fprintf(stderr, "ccclient: input of %u x %ux%ux3 floats is too large\n", o->batch, h, w);
+	p->image = true;
+	p->ndims = 4;
+	p->dims[0] = batch;
+	p->dims[1] = h;
+	p->dims[2] = w;
+	p->dims[3] = 3;
+}
+
+/* Fill the batch: the decoded image repeated, or random pixels in [0, 254]
+ * like the reference client (np.random.randint(0, 255)). */
+static int build_input(const struct cl_opts *o, const struct input_plan *plan, float **ret,
+		       size_t *ret_n)
+{
+	size_t total = 1;
+	for (size_t i = 0; i < plan->ndims; i++)
+		if (!cc_mul_ok(total, (size_t)plan->dims[i], &total))
+			total = SIZE_MAX;
+	if (total > (256u << 20) / sizeof(float)) {
+		fprintf(stderr, "ccclient: an input of %zu floats is too large\n", total);
 		return CC_E_TOOBIG;
 	}
 	float *data = malloc(total * sizeof(float));
 	if (!data)
 		return -ENOMEM;
+	size_t per = total / o->batch;
 	if (o->img) {
 		uint8_t *file = NULL;
 		size_t flen = 0;
@@ -506,8 +576,8 @@ static int build_input(const struct cl_opts *o, uint32_t w, uint32_t h, float **
 			return e;
 		}
 		struct cl_preproc p = o->pre;
-		p.out_w = w;
-		p.out_h = h;
+		p.out_h = (uint32_t)plan->dims[1];
+		p.out_w = (uint32_t)plan->dims[2];
 		e = cl_image_preprocess(&img, &p, data);
 		cl_rgb_free(&img);
 		if (e < 0) {
@@ -521,31 +591,36 @@ static int build_input(const struct cl_opts *o, uint32_t w, uint32_t h, float **
 		uint64_t s = o->seed * 0x9E3779B97F4A7C15ULL + 1;
 		for (size_t i = 0; i < total; i++)
 			data[i] = (float)((xorshift(&s) >> 33) % 255);
+		if (plan->image) {
+			/* --mean/--std apply to random pixels as to an image. */
+			for (size_t i = 0; i < total; i++)
+				data[i] = (data[i] - o->pre.mean[i % 3]) / o->pre.std[i % 3];
+		}
 	}
 	*ret = data;
 	*ret_n = total;
 	return 0;
 }
 
-/* Input name and size from the metadata answer, unless given. */
-static int resolve_input(struct run *run, char *input, size_t inputsz, uint32_t *w, uint32_t *h)
+/* Input name and shape: the flags first, then the model's metadata, then
+ * the reference's 224x224 RGB image. */
+static int resolve_input(struct run *run, struct input_plan *plan)
 {
 	const struct cl_opts *o = run->o;
 	struct cl_sig_input si;
 	int e = -ENOENT;
 	bool got = false;
+	memset(plan, 0, sizeof(*plan));
 	if (run->meta) {
 		e = o->rest ? cl_rest_parse_metadata((const char *)run->meta, run->meta_len, o->signature, &si)
 			    : cl_pb_decode_metadata(run->meta, run->meta_len, o->signature, &si);
 		got = e == 0;
 	}
 	if (o->input) {
-		snprintf(input, inputsz, "%s", o->input);
+		snprintf(plan->name, sizeof(plan->name), "%s", o->input);
 	} else if (got) {
-		snprintf(input, inputsz, "%s", si.alias);
-	} else if (o->rest) {
-		input[0] = '\0'; /* the row form needs no input name */
-	} else {
+		snprintf(plan->name, sizeof(plan->name), "%s", si.alias);
+	} else if (!o->rest) {
 		if (!run->meta)
 			fprintf(stderr, "ccclient: GetModelMetadata for \"%s\" answered %s%s%s; "
 				"give the input name with --input\n", o->model,
@@ -558,26 +633,45 @@ static int resolve_input(struct run *run, char *input, size_t inputsz, uint32_t 
 			fprintf(stderr, "ccclient: no usable signature \"%s\" in the model's metadata (%s); "
 				"give --input\n", o->signature, cc_strerror(e));
 		return -ENOENT;
-	}
+	} /* REST without metadata: the row form needs no input name. */
 	if (got && si.dtype != CL_DT_INVALID && si.dtype != CL_DT_FLOAT && !o->input) {
 		fprintf(stderr, "ccclient: input \"%s\" has dtype %d; ccclient sends float32 only\n",
 			si.alias, si.dtype);
 		return -EINVAL;
 	}
-	if (o->size_set) {
-		*w = o->pre.out_w;
-		*h = o->pre.out_h;
-	} else if (got && si.ndims == 4 && si.dims[1] > 0 && si.dims[2] > 0 &&
-		   si.dims[1] <= 8192 && si.dims[2] <= 8192) {
-		if (si.dims[3] > 0 && si.dims[3] != 3) {
-			fprintf(stderr, "ccclient: input \"%s\" has %" PRId64 " channels; ccclient sends RGB (3)\n",
-				si.alias, si.dims[3]);
+	bool meta_image = got && si.ndims == 4 && (si.dims[3] == 3 || si.dims[3] == -1);
+	if (o->shape_n) {
+		plan->ndims = o->shape_n + 1;
+		plan->dims[0] = o->batch;
+		memcpy(plan->dims + 1, o->shape, o->shape_n * sizeof(int64_t));
+	} else if (o->size_set) {
+		plan_image(plan, o->batch, o->pre.out_h, o->pre.out_w);
+	} else if (meta_image || o->img || !got || si.ndims == 0) {
+		int64_t h = 224, w = 224;
+		if (meta_image && si.dims[1] > 0 && si.dims[2] > 0 && si.dims[1] <= 8192 &&
+		    si.dims[2] <= 8192) {
+			h = si.dims[1];
+			w = si.dims[2];
+		}
+		if (got && si.ndims != 0 && !meta_image) {
+			fprintf(stderr, "ccclient: input \"%s\" is not an RGB image (rank %zu); use --shape "
+				"with random input\n", si.alias, si.ndims);
 			return -EINVAL;
 		}
-		*h = (uint32_t)si.dims[1];
-		*w = (uint32_t)si.dims[2];
+		plan_image(plan, o->batch, h, w);
 	} else {
-		*w = *h = 224;
+		plan->ndims = si.ndims;
+		plan->dims[0] = o->batch;
+		for (size_t i = 1; i < si.ndims; i++) {
+			if (si.dims[i] <= 0 || si.dims[i] > (1 << 24)) {
+				fprintf(stderr, "ccclient: input \"%s\" has a dimension of unknown size; "
+					"give the shape with --shape\n", si.alias);
+				return -EINVAL;
+			}
+			plan->dims[i] = si.dims[i];
+		}
+		if (si.ndims == 1)
+			plan->dims[0] = o->batch; /* [batch] */
 	}
 	return 0;
 }
@@ -729,8 +823,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	for (unsigned i = 0; i < o.cnum; i++) {
-		run.clients[i].run = &run;
-		run.clients[i].task = i;
+		struct client *c = &run.clients[i];
+		c->run = &run;
+		c->task = i;
+		c->slots = calloc(o.streams, sizeof(*c->slots));
+		if (!c->slots) {
+			fprintf(stderr, "ccclient: out of memory\n");
+			goto out;
+		}
+		for (unsigned k = 0; k < o.streams; k++)
+			c->slots[k].c = c;
 	}
 
 	/* Phase 1: connections. */
@@ -764,19 +866,17 @@ int main(int argc, char **argv)
 			run.setup_failed, o.cnum, run.setup_err, run.n_setup);
 
 	/* The request. */
-	char input_name[CL_PB_MAX_NAME];
-	uint32_t w, h;
-	if (resolve_input(&run, input_name, sizeof(input_name), &w, &h) < 0)
+	struct input_plan plan;
+	if (resolve_input(&run, &plan) < 0)
 		goto out;
 	size_t nvals;
-	if (build_input(&o, w, h, &input, &nvals) < 0)
+	if (build_input(&o, &plan, &input, &nvals) < 0)
 		goto out;
-	int64_t dims[4] = { o.batch, h, w, 3 };
 	if (o.rest)
-		e = cl_rest_predict_body(&reqbuf, o.signature, input_name[0] ? input_name : NULL,
-					 dims, 4, input);
+		e = cl_rest_predict_body(&reqbuf, o.signature, plan.name[0] ? plan.name : NULL,
+					 plan.dims, plan.ndims, input);
 	else
-		e = cl_pb_encode_predict(&reqbuf, &spec, input_name, dims, 4, input);
+		e = cl_pb_encode_predict(&reqbuf, &spec, plan.name, plan.dims, plan.ndims, input);
 	if (e < 0) {
 		fprintf(stderr, "ccclient: cannot encode the request: %s\n", cc_strerror(e));
 		goto out;
@@ -785,6 +885,39 @@ int main(int argc, char **argv)
 	input = NULL;
 	run.req = reqbuf.data;
 	run.req_len = reqbuf.len;
+	if (!o.quiet && !o.json) {
+		fprintf(stderr, "ccclient: %s %s, input \"%s\" [", o.rest ? "REST" : "gRPC", run.url,
+			plan.name[0] ? plan.name : "instances");
+		for (size_t i = 0; i < plan.ndims; i++)
+			fprintf(stderr, "%s%" PRId64, i ? "," : "", plan.dims[i]);
+		fprintf(stderr, "] float32%s, %zu-byte request\n", o.img ? " from --img" : " random",
+			run.req_len);
+	}
+	if (o.dump_request) {
+		/* The exact request body: a gRPC frame (5-byte prefix and the
+		 * message) or the REST JSON, e.g. for h2load -d. */
+		struct cc_buf frame;
+		cc_buf_init(&frame, 0, false);
+		uint8_t prefix[NET_GRPC_PREFIX_LEN];
+		e = 0;
+		if (!o.rest) {
+			e = net_grpc_prefix_encode(prefix, false, run.req_len);
+			if (e >= 0)
+				e = cc_buf_append(&frame, prefix, sizeof(prefix));
+		}
+		if (e >= 0)
+			e = cc_buf_append(&frame, run.req, run.req_len);
+		if (e >= 0)
+			e = cc_file_write_atomic(o.dump_request, frame.data, frame.len, 0644);
+		cc_buf_free(&frame);
+		if (e < 0) {
+			fprintf(stderr, "ccclient: cannot write --dump-request \"%s\": %s\n",
+				o.dump_request, cc_strerror(e));
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
 
 	/* Phases 2 and 3. */
 	uint64_t t_end;
@@ -796,8 +929,8 @@ int main(int argc, char **argv)
 		rest_run_threads(&run, rest_phase_thread, o.loop);
 	} else {
 		if (o.warmup)
-			grpc_phase(&run, PH_WARMUP, o.warmup);
-		grpc_phase(&run, PH_MEASURE, o.loop);
+			grpc_phase(&run, loop, PH_WARMUP, o.warmup);
+		grpc_phase(&run, loop, PH_MEASURE, o.loop);
 	}
 	t_end = cc_mono_ns();
 	if (run.qout)
@@ -868,6 +1001,7 @@ out:
 		for (unsigned i = 0; i < o.cnum; i++) {
 			net_grpc_client_free(run.clients[i].gc);
 			net_http_client_free(run.clients[i].hc);
+			free(run.clients[i].slots);
 		}
 	}
 	net_loop_free(loop);

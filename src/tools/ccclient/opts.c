@@ -17,6 +17,7 @@ void cl_opts_defaults(struct cl_opts *o)
 	o->port = 8500;
 	o->batch = 1;
 	o->cnum = 1;
+	o->streams = 1;
 	o->loop = 200;
 	o->warmup = 5;
 	o->model = "resnet50-v15-fp32";
@@ -53,6 +54,7 @@ void cl_opts_usage(FILE *f)
 "Load:\n"
 "  --batch N             images per request (default 1)\n"
 "  --cnum N              concurrent clients, one connection each (default 1)\n"
+"  --streams N           gRPC calls in flight per connection (default 1)\n"
 "  --loop N              requests per client; 0 = until Ctrl-C (default 200)\n"
 "  --warmup N            requests per client before measuring (default 5)\n"
 "Model:\n"
@@ -63,7 +65,10 @@ void cl_opts_usage(FILE *f)
 "  --output NAME         output used by --top (default: the only or first)\n"
 "Input:\n"
 "  --img FILE            JPEG or PNG; without it, random pixels in [0, 254]\n"
-"  --size WxH            input size (default: from the metadata, else 224x224)\n"
+"  --size WxH            image size (default: from the metadata, else 224x224)\n"
+"  --shape D,D,...       random input of this shape per example (batch\n"
+"                        excluded), for non-image models (default: from\n"
+"                        the metadata when it is not an RGB image)\n"
 "  --resize FILTER       bilinear (antialiased, default) or lanczos3\n"
 "  --crop F              centre crop fraction in (0, 1] (default 0.875)\n"
 "  --mean M[,M,M]        subtracted per RGB channel (default 0)\n"
@@ -74,6 +79,7 @@ void cl_opts_usage(FILE *f)
 "  --json                the summary as JSON on stdout (query lines on stderr)\n"
 "  --labels FILE --top K print the top K classes of the first image\n"
 "  --plot FILE.svg       latency histogram and latency over time\n"
+"  --dump-request FILE   write the request body (gRPC frame or JSON) and exit\n"
 "  --help, --version\n"
 "Single-dash forms (-url, -crt, -batch, -cnum, -loop, -img ...) are accepted.\n",
 	      f);
@@ -199,6 +205,34 @@ static int parse_size(const char *s, uint32_t *w, uint32_t *h)
 	return 0;
 }
 
+static int parse_shape(const char *s, int64_t *dims, size_t *ret_n)
+{
+	char buf[128];
+	size_t n = 0;
+	uint64_t total = 1;
+	if (!s || !*s || strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, strlen(s) + 1);
+	char *p = buf;
+	for (;;) {
+		char *comma = strchr(p, ',');
+		if (comma)
+			*comma = '\0';
+		uint64_t v;
+		if (n >= CL_MAX_SHAPE || cc_parse_u64(p, &v) < 0 || v == 0 || v > (1u << 24))
+			return -EINVAL;
+		total *= v;
+		if (total > (64u << 20))
+			return -EINVAL;
+		dims[n++] = (int64_t)v;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	*ret_n = n;
+	return 0;
+}
+
 enum argkind { A_FLAG, A_STR };
 
 struct optdef {
@@ -215,7 +249,8 @@ static const struct optdef optdefs[] = {
 	{ "timeout", A_STR }, { "json", A_FLAG }, { "quiet", A_FLAG },
 	{ "labels", A_STR }, { "top", A_STR }, { "plot", A_STR }, { "mean", A_STR },
 	{ "std", A_STR }, { "resize", A_STR }, { "crop", A_STR }, { "size", A_STR },
-	{ "seed", A_STR }, { "help", A_FLAG }, { "h", A_FLAG },
+	{ "seed", A_STR }, { "help", A_FLAG }, { "h", A_FLAG }, { "streams", A_STR },
+	{ "shape", A_STR }, { "dump-request", A_STR },
 };
 
 /* --version is both "model version N" and "print the program version": with
@@ -326,6 +361,16 @@ static int apply(struct cl_opts *o, const char *name, const char *val, char *err
 		if (cc_parse_u64(val, &u) < 0)
 			return fail(errbuf, errsz, "--seed: expected a number, got \"%s\"", val);
 		o->seed = u;
+	} else if (!strcmp(name, "streams")) {
+		if (parse_u32_range(val, 1, CL_MAX_STREAMS, &o->streams) < 0)
+			return fail(errbuf, errsz, "--streams: expected 1..%u, got \"%s\"",
+				    CL_MAX_STREAMS, val);
+	} else if (!strcmp(name, "shape")) {
+		if (parse_shape(val, o->shape, &o->shape_n) < 0)
+			return fail(errbuf, errsz, "--shape: expected 1 to %d positive sizes like 224,224,3, got \"%s\"",
+				    CL_MAX_SHAPE, val);
+	} else if (!strcmp(name, "dump-request")) {
+		o->dump_request = val;
 	} else if (!strcmp(name, "help") || !strcmp(name, "h")) {
 		o->help = true;
 	}
@@ -389,5 +434,9 @@ int cl_opts_parse(struct cl_opts *o, int argc, char **argv, char *errbuf, size_t
 		return fail(errbuf, errsz, "--insecure (plaintext) cannot be combined with --crt, --key, --cert or --servername");
 	if (!o->key != !o->cert)
 		return fail(errbuf, errsz, "mutual TLS needs both --key and --cert");
+	if (o->rest && o->streams > 1)
+		return fail(errbuf, errsz, "--streams: the REST API (HTTP/1.1) has one request in flight per connection");
+	if (o->img && o->shape_n)
+		return fail(errbuf, errsz, "--shape is for random input; an --img is sized with --size");
 	return 0;
 }

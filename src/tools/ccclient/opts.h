@@ -15,6 +15,8 @@
 #define CL_MAX_WARMUP 100000u
 #define CL_MAX_TOP 1000u
 #define CL_MAX_HOST 255u
+#define CL_MAX_STREAMS 1024u
+#define CL_MAX_SHAPE 7
 
 struct cl_opts {
 	char host[CL_MAX_HOST + 1];
@@ -25,6 +27,7 @@ struct cl_opts {
 	const char *key, *cert; /* client key and certificate (mutual TLS) */
 	bool insecure;          /* plaintext */
 	uint32_t batch, cnum;
+	uint32_t streams;       /* gRPC calls in flight per connection */
 	uint64_t loop;          /* per client; 0 = until interrupted */
 	uint32_t warmup;        /* per client, excluded from the summary */
 	const char *img;
@@ -40,6 +43,9 @@ struct cl_opts {
 	struct cl_preproc pre;  /* out_w/out_h 0 = from the model's metadata */
 	bool size_set;
 	uint64_t seed;
+	size_t shape_n;         /* --shape: per-example dims (batch excluded) */
+	int64_t shape[CL_MAX_SHAPE];
+	const char *dump_request; /* write the request body there and exit */
 	bool help, show_version;
 };
 
