@@ -168,6 +168,28 @@ static void test_cross_checks(void **state)
 	assert_true(o.insecure);
 }
 
+static void test_streams_shape(void **state)
+{
+	struct cl_opts o;
+	char err[256];
+	assert_int_equal(PARSE(&o, err, "--streams", "64", "--shape", "1", "--dump-request", "r.bin"), 0);
+	assert_int_equal(o.streams, 64);
+	assert_int_equal(o.shape_n, 1);
+	assert_int_equal(o.shape[0], 1);
+	assert_string_equal(o.dump_request, "r.bin");
+	assert_int_equal(PARSE(&o, err, "--shape", "224,224,3"), 0);
+	assert_int_equal(o.shape_n, 3);
+	assert_int_equal(o.shape[2], 3);
+	assert_int_equal(PARSE(&o, err, "--shape", "1,0"), -EINVAL);
+	assert_int_equal(PARSE(&o, err, "--shape", "1,,2"), -EINVAL);
+	assert_int_equal(PARSE(&o, err, "--shape", "1,2,3,4,5,6,7,8"), -EINVAL);
+	assert_int_equal(PARSE(&o, err, "--shape", "100000,100000"), -EINVAL);
+	assert_int_equal(PARSE(&o, err, "--streams", "0"), -EINVAL);
+	assert_int_equal(PARSE(&o, err, "--rest", "--streams", "2"), -EINVAL);
+	assert_non_null(strstr(err, "REST"));
+	assert_int_equal(PARSE(&o, err, "--img", "a.png", "--shape", "3"), -EINVAL);
+}
+
 static void test_hostport(void **state)
 {
 	char h[64];
@@ -197,6 +219,7 @@ int main(void)
 		cmocka_unit_test(test_rest_port),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_cross_checks),
+		cmocka_unit_test(test_streams_shape),
 		cmocka_unit_test(test_hostport),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
