@@ -374,6 +374,47 @@ static void grpc_phase(struct run *run, struct net_loop *loop, enum phase ph, ui
 	wait_phase(run);
 }
 
+/* Let the loop finish what the last answers queued (a deferred flush per
+ * connection) before the clients are freed: a task that posts a second task
+ * runs after the whole loop iteration of the first, deferred work included.
+ * net_grpc_client_free() does not cancel a flush still queued for the
+ * client, so freeing a client with one pending would let the loop touch
+ * freed memory. */
+struct quiesce {
+	struct net_loop *loop;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stage;
+};
+
+static void quiesce_second(void *userdata)
+{
+	struct quiesce *q = userdata;
+	pthread_mutex_lock(&q->mu);
+	q->stage = 2;
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+static void quiesce_first(void *userdata)
+{
+	struct quiesce *q = userdata;
+	if (net_loop_post(q->loop, quiesce_second, q) < 0)
+		quiesce_second(q);
+}
+
+static void loop_quiesce(struct net_loop *loop)
+{
+	struct quiesce q = { .loop = loop, .mu = PTHREAD_MUTEX_INITIALIZER,
+			     .cv = PTHREAD_COND_INITIALIZER };
+	if (net_loop_post(loop, quiesce_first, &q) < 0)
+		return;
+	pthread_mutex_lock(&q.mu);
+	while (q.stage != 2)
+		pthread_cond_wait(&q.cv, &q.mu);
+	pthread_mutex_unlock(&q.mu);
+}
+
 /* ------------------------------------------------------------------------ */
 /* REST                                                                     */
 
@@ -779,6 +820,7 @@ int main(int argc, char **argv)
 	uint8_t *crt = NULL, *cert = NULL, *key = NULL;
 	size_t crt_len = 0, cert_len = 0, key_len = 0;
 	struct net_loop *loop = NULL;
+	bool loop_running = false;
 	struct run run;
 	struct cl_labels labels = {0};
 	float *input = NULL;
@@ -846,6 +888,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "ccclient: cannot start the event loop: %s\n", net_strerror(e));
 			goto out;
 		}
+		loop_running = true;
 		if ((e = cl_pb_encode_metadata_req(&metabuf, &spec)) < 0) {
 			fprintf(stderr, "ccclient: cannot encode the metadata request: %s\n", cc_strerror(e));
 			goto out;
@@ -997,6 +1040,8 @@ int main(int argc, char **argv)
 	}
 	rc = (run.meas.failed || top_failed || run.meas.ok == 0) ? 2 : 0;
 out:
+	if (loop_running)
+		loop_quiesce(loop);
 	if (run.clients) {
 		for (unsigned i = 0; i < o.cnum; i++) {
 			net_grpc_client_free(run.clients[i].gc);
