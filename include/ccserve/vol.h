@@ -150,8 +150,9 @@ int vol_stat(struct vol *v, const char *path, struct vol_stat *ret);
 
 /* Directory listing: fn is called for each entry except "." and "..", with
  * name NUL-terminated (valid only during the call), in on-disk order.  fn runs
- * under the volume lock: it must not call other functions on the same
- * volume (collect names, then stat/open them after vol_readdir returns).  A
+ * under the volume lock, which is recursive: it may call vol_stat,
+ * vol_lstat, vol_readlink, vol_file_open or vol_read_file on the same volume
+ * (other threads' path calls wait meanwhile; vol_file_pread never does).  A
  * non-zero return from fn stops the walk and is returned.  type is from the
  * directory entry (VOL_FT_UNKNOWN when the filesystem lacks filetype).
  * Errors: -ENOENT, -ENOTDIR, VOL_E_FS_CORRUPT (bad name length),

@@ -120,7 +120,13 @@ static int finish_open(struct vol *v)
 		free(v);
 		return r;
 	}
-	pthread_mutex_init(&v->lock, NULL);
+	/* Recursive: a readdir callback may stat or open entries of the same
+	 * volume from the same thread (libext2fs reads are reentrant). */
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&v->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
 	r = vol_io_register(&v->crypt, v->ioname, sizeof(v->ioname));
 	if (r < 0)
 		goto fail;
@@ -506,8 +512,7 @@ int vol_readdir(struct vol *v, const char *path, vol_readdir_fn fn, void *userda
 	if (!r && !LINUX_S_ISDIR(in.i_mode))
 		r = -ENOTDIR;
 	if (!r) {
-		/* The callback runs under the lock: it must not call back into
-		 * this volume's path functions. */
+		/* The callback runs under the (recursive) lock. */
 		struct rd_ctx c = { fn, userdata, 0 };
 		errcode_t e = ext2fs_dir_iterate2(v->fs, ino, 0, NULL, rd_cb, &c);
 		r = c.ret ? c.ret : (e ? vol_ext2_err(e, "read directory") : 0);

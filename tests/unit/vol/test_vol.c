@@ -308,6 +308,28 @@ static int stop_cb(void *ud, const char *name, uint32_t ino, enum vol_ftype t)
 	return 42;
 }
 
+struct nested {
+	struct vol *v;
+	unsigned dirs;
+};
+
+/* A callback that calls back into the volume (the lock is recursive). */
+static int nested_cb(void *ud, const char *name, uint32_t ino, enum vol_ftype t)
+{
+	(void)ino;
+	(void)t;
+	struct nested *n = ud;
+	char p[300];
+	snprintf(p, sizeof(p), "/models/%s", name);
+	struct vol_stat st;
+	int r = vol_stat(n->v, p, &st);
+	if (r)
+		return r;
+	if (st.type == VOL_FT_DIR)
+		n->dirs++;
+	return 0;
+}
+
 static void test_readdir(void **state)
 {
 	(void)state;
@@ -320,6 +342,9 @@ static void test_readdir(void **state)
 	assert_int_equal(vol_readdir(v, "/many", count_cb, &c), 0);
 	assert_int_equal(c.n, 200);
 	assert_int_equal(vol_readdir(v, "/", stop_cb, NULL), 42);
+	struct nested nn = { v, 0 };
+	assert_int_equal(vol_readdir(v, "/models", nested_cb, &nn), 0);
+	assert_int_equal(nn.dirs, 2); /* "1" and "latest" -> 1 */
 	assert_int_equal(vol_readdir(v, "/tls.key", count_cb, &c), -ENOTDIR);
 	vol_close(v);
 }
