@@ -332,7 +332,7 @@ static int rd_add(void *ud, const char *name, uint32_t ino, enum vol_ftype t)
 }
 
 static int read_tree(struct vol *v, char *path, size_t cap, unsigned depth, uint8_t *buf,
-		     struct vol_check_report *rep)
+		     uint8_t *seen, uint32_t nseen, struct vol_check_report *rep)
 {
 	if (depth > 512)
 		return VOL_E_FS_CORRUPT;
@@ -348,7 +348,15 @@ static int read_tree(struct vol *v, char *path, size_t cap, unsigned depth, uint
 		struct vol_stat st;
 		r = vol_lstat(v, path, &st);
 		if (!r && st.type == VOL_FT_DIR) {
-			r = read_tree(v, path, cap, depth + 1, buf, rep);
+			/* A directory reachable twice is a loop (directories
+			 * cannot be hard-linked): report, do not descend. */
+			if (st.ino > nseen || seen[st.ino]) {
+				rep->problems++;
+				cc_log(CC_LOG_ERROR, VOL_LOG, "check: directory inode %u reached twice (loop)", st.ino);
+			} else {
+				seen[st.ino] = 1;
+				r = read_tree(v, path, cap, depth + 1, buf, seen, nseen, rep);
+			}
 		} else if (!r && st.type == VOL_FT_REG) {
 			struct vol_file *f = NULL;
 			r = vol_file_open(v, path, &f);
@@ -400,17 +408,23 @@ int vol_check(struct vol *v, struct vol_check_report *ret)
 		return r;
 	if (r == VOL_E_FS_CORRUPT)
 		ret->problems++;
+	struct vol_info info;
+	vol_get_info(v, &info);
 	uint8_t *buf = malloc(VOL_WBUF);
 	char *path = malloc(VOL_PATH_MAX + 1);
-	if (!buf || !path) {
+	uint8_t *seen = calloc((size_t)info.fs_inodes + 1, 1);
+	if (!buf || !path || !seen) {
 		free(buf);
 		free(path);
+		free(seen);
 		return -ENOMEM;
 	}
 	snprintf(path, VOL_PATH_MAX + 1, "/");
-	int r2 = read_tree(v, path, VOL_PATH_MAX + 1, 0, buf, ret);
+	seen[EXT2_ROOT_INO] = 1;
+	int r2 = read_tree(v, path, VOL_PATH_MAX + 1, 0, buf, seen, info.fs_inodes, ret);
 	free(buf);
 	free(path);
+	free(seen);
 	if (r2 < 0) {
 		if (r2 == -ENOMEM)
 			return r2;

@@ -627,6 +627,62 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Directory inodes already visited: a hostile volume can link a directory
+ * into itself, which would make recursive walks loop or explode. */
+struct inoset {
+	uint32_t *slot;
+	size_t cap, n;
+};
+
+/* 1 if newly added, 0 if already present, <0 on error. */
+static int inoset_add(struct inoset *s, uint32_t ino)
+{
+	if (ino == 0)
+		return -EINVAL;
+	if (2 * (s->n + 1) > s->cap) {
+		size_t nc = s->cap ? s->cap * 2 : 256, bytes;
+		if (!cc_mul_ok(nc, sizeof(uint32_t), &bytes) || nc > (64u << 20))
+			return VOL_E_TOO_LARGE;
+		uint32_t *ns = calloc(nc, sizeof(uint32_t));
+		if (!ns)
+			return -ENOMEM;
+		for (size_t i = 0; i < s->cap; i++) {
+			if (!s->slot[i])
+				continue;
+			size_t h = (s->slot[i] * 2654435761u) & (nc - 1);
+			while (ns[h])
+				h = (h + 1) & (nc - 1);
+			ns[h] = s->slot[i];
+		}
+		free(s->slot);
+		s->slot = ns;
+		s->cap = nc;
+	}
+	size_t h = (ino * 2654435761u) & (s->cap - 1);
+	while (s->slot[h]) {
+		if (s->slot[h] == ino)
+			return 0;
+		h = (h + 1) & (s->cap - 1);
+	}
+	s->slot[h] = ino;
+	s->n++;
+	return 1;
+}
+
+static int enter_dir(struct inoset *s, struct vol *v, const char *path)
+{
+	struct vol_stat st;
+	int r = vol_lstat(v, path, &st);
+	if (r < 0)
+		return r;
+	r = inoset_add(s, st.ino);
+	if (r == 0) {
+		fprintf(stderr, "%s: directory \"%s\" is reachable twice (a directory loop)\n", prog, path);
+		return VOL_E_FS_CORRUPT;
+	}
+	return r < 0 ? r : 0;
+}
+
 static int join(char *out, size_t outsz, const char *dir, const char *name)
 {
 	int n = snprintf(out, outsz, "%s%s%s", dir,
@@ -669,10 +725,14 @@ static int print_long(struct vol *v, const char *path, const char *name)
 	return 0;
 }
 
-static int ls_dir(struct vol *v, const char *path, bool lng, bool rec, unsigned depth)
+static int ls_dir(struct vol *v, const char *path, bool lng, bool rec, unsigned depth,
+		  struct inoset *seen)
 {
 	struct names l = { 0 };
-	int r = vol_readdir(v, path, names_add, &l);
+	int r = rec ? enter_dir(seen, v, path) : 0;
+	if (r < 0)
+		return r;
+	r = vol_readdir(v, path, names_add, &l);
 	if (r < 0) {
 		names_free(&l);
 		return r;
@@ -706,7 +766,7 @@ static int ls_dir(struct vol *v, const char *path, bool lng, bool rec, unsigned 
 		}
 		r = join(full, sizeof(full), path, l.name[i]);
 		if (!r)
-			r = ls_dir(v, full, lng, rec, depth + 1);
+			r = ls_dir(v, full, lng, rec, depth + 1, seen);
 	}
 	names_free(&l);
 	return r;
@@ -799,8 +859,11 @@ static int do_ls(struct vol *v, int argc, char **argv, bool lng, bool rec)
 	int r = vol_stat(v, path, &st);
 	if (!r && st.type != VOL_FT_DIR)
 		r = lng ? print_long(v, path, path) : (printf("%s\n", path), 0);
-	else if (!r)
-		r = ls_dir(v, path, lng, rec, 0);
+	else if (!r) {
+		struct inoset seen = { 0 };
+		r = ls_dir(v, path, lng, rec, 0, &seen);
+		free(seen.slot);
+	}
 	if (r < 0) {
 		die_msg(r, "ls \"%s\"", path);
 		return r == -ENOENT || r == -ENOTDIR ? EX_NOTFOUND : ccvol_exit_code(r);
@@ -951,6 +1014,7 @@ static bool link_safe(const char *target, unsigned depth)
 
 struct xctx {
 	struct vol *v;
+	struct inoset seen;
 	char vpath[VOL_PATH_MAX + 1];
 	uint64_t files, bytes;
 };
@@ -975,7 +1039,10 @@ static int extract_dir(struct xctx *x, int dfd, unsigned depth)
 	if (depth > 256)
 		return VOL_E_FS_CORRUPT;
 	struct names l = { 0 };
-	int r = vol_readdir(x->v, x->vpath, names_add, &l);
+	int r = enter_dir(&x->seen, x->v, x->vpath);
+	if (r < 0)
+		return r;
+	r = vol_readdir(x->v, x->vpath, names_add, &l);
 	size_t base = strlen(x->vpath);
 	for (size_t i = 0; i < l.n && !r; i++) {
 		const char *name = l.name[i];
@@ -1128,6 +1195,7 @@ static int do_extract(struct vol *v, int argc, char **argv, bool lng, bool rec)
 		r = extract_dir(&x, dfd, 0);
 	if (dfd >= 0)
 		close(dfd);
+	free(x.seen.slot);
 	if (!r) {
 		struct vol_stat rst;
 		if (vol_lstat(v, "/", &rst) == 0) {
