@@ -21,8 +21,8 @@ static void crypt_log_cb(int level, const char *msg, void *usrptr)
 	size_t n = strlen(msg);
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		n--;
-	cc_log(level == CRYPT_LOG_ERROR ? CC_LOG_DEBUG : CC_LOG_DEBUG, VOL_LOG,
-	       "cryptsetup: %.*s", (int)n, msg);
+	(void)level; /* the caller reports the failure; details only at debug */
+	cc_log(CC_LOG_DEBUG, VOL_LOG, "cryptsetup: %.*s", (int)n, msg);
 }
 
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
@@ -78,7 +78,7 @@ int vol_luks_classify_load_error(int fd, int err)
 		}
 	}
 	if (!primary && !secondary)
-		return st.st_size < 4096 && st.st_size > 0 ? VOL_E_NOT_LUKS : VOL_E_NOT_LUKS;
+		return VOL_E_NOT_LUKS;
 	return VOL_E_HEADER_CORRUPT;
 }
 

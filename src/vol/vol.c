@@ -761,10 +761,11 @@ int vol_file_open(struct vol *v, const char *path, struct vol_file **ret)
 	else if (!r && !LINUX_S_ISREG(in.i_mode))
 		r = -EINVAL;
 	if (!r) {
+		/* Sparse files may be larger than the filesystem; only absurd
+		 * sizes are refused. */
 		f->size = EXT2_I_SIZE(&in);
 		f->bs = v->fs->blocksize;
-		uint64_t maxbytes = ext2fs_blocks_count(v->fs->super) * (uint64_t)v->fs->blocksize;
-		if (f->size > (1ull << 60) || (f->size > maxbytes && !(in.i_flags & EXT4_INLINE_DATA_FL) && 0))
+		if (f->size > (1ull << 60))
 			r = VOL_E_FS_CORRUPT;
 	}
 	if (!r)

@@ -580,9 +580,13 @@ static int cmd_create(int argc, char **argv)
 /* ------------------------------------------------------------------------ */
 /* Read commands                                                            */
 
+struct entry {
+	char *name;
+	enum vol_ftype type;
+};
+
 struct names {
-	char **name;
-	enum vol_ftype *type;
+	struct entry *e;
 	size_t n, cap;
 };
 
@@ -591,24 +595,19 @@ static int names_add(void *ud, const char *name, uint32_t ino, enum vol_ftype ty
 	(void)ino;
 	struct names *l = ud;
 	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 32, b1, b2;
-		if (nc > (16u << 20) || !cc_mul_ok(nc, sizeof(char *), &b1) ||
-		    !cc_mul_ok(nc, sizeof(enum vol_ftype), &b2))
+		size_t nc = l->cap ? l->cap * 2 : 32, bytes;
+		if (nc > (16u << 20) || !cc_mul_ok(nc, sizeof(struct entry), &bytes))
 			return VOL_E_TOO_LARGE;
-		char **nn = realloc(l->name, b1);
-		if (!nn)
+		struct entry *ne = realloc(l->e, bytes);
+		if (!ne)
 			return -ENOMEM;
-		l->name = nn;
-		enum vol_ftype *nt = realloc(l->type, b2);
-		if (!nt)
-			return -ENOMEM;
-		l->type = nt;
+		l->e = ne;
 		l->cap = nc;
 	}
-	l->name[l->n] = strdup(name);
-	if (!l->name[l->n])
+	l->e[l->n].name = strdup(name);
+	if (!l->e[l->n].name)
 		return -ENOMEM;
-	l->type[l->n] = type;
+	l->e[l->n].type = type;
 	l->n++;
 	return 0;
 }
@@ -616,15 +615,14 @@ static int names_add(void *ud, const char *name, uint32_t ino, enum vol_ftype ty
 static void names_free(struct names *l)
 {
 	for (size_t i = 0; i < l->n; i++)
-		free(l->name[i]);
-	free(l->name);
-	free(l->type);
+		free(l->e[i].name);
+	free(l->e);
 	memset(l, 0, sizeof(*l));
 }
 
-static int cmp_names(const void *a, const void *b)
+static int cmp_entry(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const struct entry *)a)->name, ((const struct entry *)b)->name);
 }
 
 /* Directory inodes already visited: a hostile volume can link a directory
@@ -737,34 +735,26 @@ static int ls_dir(struct vol *v, const char *path, bool lng, bool rec, unsigned 
 		names_free(&l);
 		return r;
 	}
-	/* Sort names and types together. */
-	for (size_t i = 1; i < l.n; i++)
-		for (size_t j = i; j > 0 && cmp_names(&l.name[j - 1], &l.name[j]) > 0; j--) {
-			char *tn = l.name[j];
-			l.name[j] = l.name[j - 1];
-			l.name[j - 1] = tn;
-			enum vol_ftype tt = l.type[j];
-			l.type[j] = l.type[j - 1];
-			l.type[j - 1] = tt;
-		}
+	if (l.n > 1)
+		qsort(l.e, l.n, sizeof(*l.e), cmp_entry);
 	char full[VOL_PATH_MAX + 1];
 	for (size_t i = 0; i < l.n && !r; i++) {
-		r = join(full, sizeof(full), path, l.name[i]);
+		r = join(full, sizeof(full), path, l.e[i].name);
 		if (r)
 			break;
 		if (lng)
-			r = print_long(v, full, rec ? full : l.name[i]);
+			r = print_long(v, full, rec ? full : l.e[i].name);
 		else
-			printf("%s\n", rec ? full : l.name[i]);
+			printf("%s\n", rec ? full : l.e[i].name);
 	}
 	for (size_t i = 0; i < l.n && !r && rec; i++) {
-		if (l.type[i] != VOL_FT_DIR)
+		if (l.e[i].type != VOL_FT_DIR)
 			continue;
 		if (depth > 256) {
 			r = VOL_E_FS_CORRUPT;
 			break;
 		}
-		r = join(full, sizeof(full), path, l.name[i]);
+		r = join(full, sizeof(full), path, l.e[i].name);
 		if (!r)
 			r = ls_dir(v, full, lng, rec, depth + 1, seen);
 	}
@@ -1045,7 +1035,7 @@ static int extract_dir(struct xctx *x, int dfd, unsigned depth)
 	r = vol_readdir(x->v, x->vpath, names_add, &l);
 	size_t base = strlen(x->vpath);
 	for (size_t i = 0; i < l.n && !r; i++) {
-		const char *name = l.name[i];
+		const char *name = l.e[i].name;
 		/* The library refuses '/' and NUL in names; "." and ".." never
 		 * reach here.  Check again: this is the last line of defence. */
 		if (!strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/')) {
