@@ -148,6 +148,14 @@ int vol_lstat(struct vol *v, const char *path, struct vol_stat *ret);
 /* stat-style: a final symlink is followed (inside the volume). */
 int vol_stat(struct vol *v, const char *path, struct vol_stat *ret);
 
+/* By inode number, as passed to vol_readdir callbacks: like vol_lstat /
+ * vol_file_open / vol_readlink without a path lookup (walks of large
+ * directories stay linear).  Errors: -ENOENT (number out of range or inode
+ * not in use), otherwise as the path forms. */
+int vol_lstat_ino(struct vol *v, uint32_t ino, struct vol_stat *ret);
+int vol_file_open_ino(struct vol *v, uint32_t ino, struct vol_file **ret);
+int vol_readlink_ino(struct vol *v, uint32_t ino, char **ret, size_t *ret_len);
+
 /* Directory listing: fn is called for each entry except "." and "..", with
  * name NUL-terminated (valid only during the call), in on-disk order.  fn runs
  * under the volume lock, which is recursive: it may call vol_stat,

@@ -582,6 +582,7 @@ static int cmd_create(int argc, char **argv)
 
 struct entry {
 	char *name;
+	uint32_t ino;
 	enum vol_ftype type;
 };
 
@@ -592,7 +593,6 @@ struct names {
 
 static int names_add(void *ud, const char *name, uint32_t ino, enum vol_ftype type)
 {
-	(void)ino;
 	struct names *l = ud;
 	if (l->n == l->cap) {
 		size_t nc = l->cap ? l->cap * 2 : 32, bytes;
@@ -608,6 +608,7 @@ static int names_add(void *ud, const char *name, uint32_t ino, enum vol_ftype ty
 	if (!l->e[l->n].name)
 		return -ENOMEM;
 	l->e[l->n].type = type;
+	l->e[l->n].ino = ino;
 	l->n++;
 	return 0;
 }
@@ -1049,7 +1050,7 @@ static int extract_dir(struct xctx *x, int dfd, unsigned depth)
 			break;
 		}
 		struct vol_stat st;
-		r = vol_lstat(x->v, x->vpath, &st);
+		r = vol_lstat_ino(x->v, l.e[i].ino, &st);
 		if (r)
 			break;
 		if (st.type == VOL_FT_DIR) {
@@ -1068,7 +1069,7 @@ static int extract_dir(struct xctx *x, int dfd, unsigned depth)
 				r = set_meta(dfd, name, &st, false);
 		} else if (st.type == VOL_FT_REG) {
 			struct vol_file *f;
-			r = vol_file_open(x->v, x->vpath, &f);
+			r = vol_file_open_ino(x->v, st.ino, &f);
 			if (r)
 				break;
 			int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -1088,7 +1089,7 @@ static int extract_dir(struct xctx *x, int dfd, unsigned depth)
 		} else if (st.type == VOL_FT_SYMLINK) {
 			char *t;
 			size_t tl;
-			r = vol_readlink(x->v, x->vpath, &t, &tl);
+			r = vol_readlink_ino(x->v, st.ino, &t, &tl);
 			if (r)
 				break;
 			if (!link_safe(t, depth)) {
