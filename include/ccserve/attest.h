@@ -330,6 +330,7 @@ enum attest_sim_flaw {
 	ATTEST_SIM_WRONG_QE,         /* QE report with another MRSIGNER */
 	ATTEST_SIM_OUT_OF_DATE_TCB,  /* platform SVNs match only an OutOfDate level */
 	ATTEST_SIM_BAD_SIGNATURE,    /* quote signature corrupted */
+	ATTEST_SIM_OUT_OF_DATE_MODULE, /* TDX module 1.x whose identity level is OutOfDate */
 };
 
 struct attest_provider_opts {

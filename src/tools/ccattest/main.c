@@ -248,6 +248,7 @@ static const struct {
 	{ "wrong-qe", ATTEST_SIM_WRONG_QE },
 	{ "out-of-date-tcb", ATTEST_SIM_OUT_OF_DATE_TCB },
 	{ "bad-signature", ATTEST_SIM_BAD_SIGNATURE },
+	{ "out-of-date-module", ATTEST_SIM_OUT_OF_DATE_MODULE },
 };
 
 static int cmd_quote(int argc, char **argv)
@@ -331,7 +332,8 @@ static int cmd_quote(int argc, char **argv)
 			       "  --out FILE         write the binary quote to FILE (default: stdout)\n"
 			       "  --hex              write hex text instead of binary\n"
 			       "  --flaw NAME        sim only, for tests: none, debug-td, other-mrtd,\n"
-			       "                     revoked-pck, wrong-qe, out-of-date-tcb, bad-signature\n"
+			       "                     revoked-pck, wrong-qe, out-of-date-tcb, bad-signature,\n"
+			       "                     out-of-date-module\n"
 			       "  --mrtd HEX         sim only: MRTD (96 hex characters; default from sim.json)\n"
 			       "  --rtmr N:HEX       sim only: RTMR N (0..3), repeatable\n"
 			       "  --td-attributes HEX  sim only: TDATTRIBUTES (16 hex characters)\n"
