@@ -1587,6 +1587,44 @@ static void accept_cb(struct net_io *io, uint32_t events)
 	}
 }
 
+struct adopt {
+	struct worker *w;
+	int fd;
+};
+
+static void adopt_task(void *arg)
+{
+	struct adopt *a = arg;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	memset(&ss, 0, sizeof(ss));
+	if (getpeername(a->fd, (struct sockaddr *)&ss, &sl) < 0)
+		ss.ss_family = AF_UNIX;
+	if (atomic_load(&a->w->srv->accepting))
+		conn_new(a->w, a->fd, (struct sockaddr *)&ss, 0);
+	else
+		close(a->fd);
+	free(a);
+}
+
+int net_server_adopt_fd(struct net_server *srv, int fd)
+{
+	if (!srv || !srv->started || !atomic_load(&srv->accepting))
+		return NET_E_STATE;
+	struct adopt *a = malloc(sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->w = &srv->workers[0];
+	a->fd = fd;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	int r = net_loop_post(a->w->loop, adopt_task, a);
+	if (r < 0)
+		free(a);
+	return r;
+}
+
 static void fill_limits(struct net_limits *L, const struct net_limits *in)
 {
 	*L = *in;

@@ -181,6 +181,11 @@ void req_cancel(struct net_request *req);
 void conn_close(struct conn *c);
 void conn_schedule_flush(struct conn *c);
 
+/* Serve an already connected stream socket (any family) on I/O thread 0,
+ * as if accepted on listener 0.  For tests and fuzzing (socketpairs).
+ * Thread-safe; takes fd.  Errors: NET_E_STATE (not started), -ENOMEM. */
+int net_server_adopt_fd(struct net_server *srv, int fd);
+
 /* h2server.c */
 int h2_server_callbacks(nghttp2_session_callbacks **ret);
 int h2_conn_start(struct conn *c);
