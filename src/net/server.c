@@ -1292,7 +1292,7 @@ static void conn_new(struct worker *w, int fd, const struct sockaddr *sa, size_t
 	c->accepted_ns = c->last_active_ns = cc_mono_ns();
 	if (srv->ssl_ctx) {
 		c->ssl = SSL_new(srv->ssl_ctx);
-		if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+		if (!c->ssl || tls_set_socket(c->ssl, fd) < 0) {
 			SSL_free(c->ssl);
 			free(c);
 			close(fd);

@@ -568,6 +568,42 @@ static void test_mtls(void **state)
 	net_server_free(srv);
 }
 
+/* Also the regression test for SIGPIPE: this process does not ignore it, and
+ * the refused client writes to a socket the server closed. */
+static void test_max_connections(void **state)
+{
+	struct net_tls_opts tls = {.cert_pem = pki.server_cert_pem, .key_pem = pki.server_key_pem};
+	const char *listen[] = {"127.0.0.1:0", "[::1]:0"};
+	struct net_server_opts o = {.listen = listen, .n_listen = 1, .tls = &tls, .io_threads = 2,
+				    .limits = {.max_connections = 1}, .handler = handler};
+	struct net_server *srv = NULL;
+	assert_int_equal(net_server_new(&srv, &o), 0);
+	assert_int_equal(net_server_start(srv), 0);
+	uint16_t port = net_server_port(srv, 0);
+	assert_int_equal(net_server_port(srv, 1), 0); /* out of range */
+	struct net_tls_opts ctls = {.ca_pem = pki.ca_pem};
+	struct net_http_client *a = http_client(port, &ctls, "localhost", false);
+	struct net_http_client *b = http_client(port, &ctls, "localhost", false);
+	struct net_http_response r;
+	assert_int_equal(net_http_client_request(a, "GET", "/hello", NULL, 0, NULL, 0, &r), 0);
+	net_http_response_clear(&r);
+	/* a's kept-alive connection holds the only slot */
+	int rc = net_http_client_request(b, "GET", "/hello", NULL, 0, NULL, 0, &r);
+	assert_true(rc == NET_E_TLS || rc == NET_E_CLOSED || rc == -ECONNRESET);
+	net_http_client_free(a);
+	/* the slot frees once the server has seen a go (asynchronous) */
+	for (int i = 0; i < 200; i++) {
+		rc = net_http_client_request(b, "GET", "/hello", NULL, 0, NULL, 0, &r);
+		if (rc == 0)
+			break;
+		usleep(20000);
+	}
+	assert_int_equal(rc, 0);
+	net_http_response_clear(&r);
+	net_http_client_free(b);
+	net_server_free(srv);
+}
+
 static void test_grpc_unary(void **state)
 {
 	uint16_t port;
@@ -862,6 +898,7 @@ int main(void)
 		cmocka_unit_test(test_tls_verify),
 		cmocka_unit_test(test_mtls),
 		cmocka_unit_test(test_tls_hooks),
+		cmocka_unit_test(test_max_connections),
 		cmocka_unit_test(test_grpc_unary),
 		cmocka_unit_test(test_grpc_many_streams),
 		cmocka_unit_test(test_grpc_deadline_cancel),
