@@ -408,6 +408,9 @@ static int prepare_http(struct net_request *req, int status, const struct net_he
 			return NET_E_CONFIG;
 	r->status = status;
 	snprintf(r->status_str, sizeof(r->status_str), "%d", status);
+	/* One allocation for the usual head instead of several doublings. */
+	if ((rc = cc_buf_reserve(&r->hb, 256)) < 0)
+		return rc;
 	bool no_body = status == 204 || status == 304 || status / 100 == 1;
 	if (no_body)
 		blen = 0;
@@ -469,6 +472,8 @@ static int prepare_grpc(struct net_request *req, const struct net_grpc_response 
 	r->grpc = true;
 	r->status = 200;
 	memcpy(r->status_str, "200", 4);
+	if ((rc = cc_buf_reserve(&r->hb, 256)) < 0)
+		return rc;
 
 	uint8_t *gz = NULL;
 	size_t gzlen = 0;
