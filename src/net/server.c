@@ -597,7 +597,7 @@ int net_response_send(struct net_request *req, const struct net_response *resp)
 			resp->body_free((void *)resp->body, resp->body_userdata);
 	}
 	if (rc < 0) {
-		cc_log(CC_LOG_WARN, NET_LOG, "response to %s %s not sendable: %s",
+		cc_log(CC_LOG_WARN, NET_LOG, "response to %s \"%s\" not sendable: %s",
 		       net_request_method(req), net_request_path(req), net_strerror(rc));
 		prepare_fallback(req);
 	}
@@ -626,7 +626,7 @@ int net_grpc_send(struct net_request *req, const struct net_grpc_response *resp)
 			resp->msg_free((void *)resp->msg, resp->msg_userdata);
 	}
 	if (rc < 0) {
-		cc_log(CC_LOG_WARN, NET_LOG, "gRPC response to %s not sendable: %s",
+		cc_log(CC_LOG_WARN, NET_LOG, "gRPC response to \"%s\" not sendable: %s",
 		       net_request_path(req), net_strerror(rc));
 		prepare_fallback(req);
 	}
