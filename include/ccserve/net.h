@@ -179,6 +179,10 @@ struct net_limits {
 	uint32_t read_timeout_ms;        /* max silence while a request body is
 					  * incomplete: 30 s */
 	uint32_t idle_timeout_ms;        /* keep-alive with nothing in flight: 120 s */
+	size_t max_conn_buffer;          /* request bytes one HTTP/2 connection may
+					  * hold (bodies received and not yet
+					  * completed): the larger of max_body and
+					  * max_grpc_message, plus 64 MiB */
 };
 
 /*

@@ -97,6 +97,8 @@ void req_free(struct net_request *req)
 {
 	struct conn *c = req->conn;
 	if (c) {
+		c->buffered -= req->accounted < c->buffered ? req->accounted : c->buffered;
+		req->accounted = 0;
 		if (req->prev)
 			req->prev->next = req->next;
 		else if (c->reqs == req)
@@ -1657,6 +1659,10 @@ static void fill_limits(struct net_limits *L, const struct net_limits *in)
 		L->read_timeout_ms = 30000;
 	if (!L->idle_timeout_ms)
 		L->idle_timeout_ms = 120000;
+	if (!L->max_conn_buffer) {
+		size_t big = L->max_body > L->max_grpc_message ? L->max_body : L->max_grpc_message;
+		L->max_conn_buffer = big + (64u << 20);
+	}
 }
 
 static int listen_on(const char *addr, struct listener *ret)

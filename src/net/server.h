@@ -54,6 +54,7 @@ struct net_request {
 	bool end_stream;
 	bool reset_sent;
 	size_t discarded;    /* bytes dropped after an early answer */
+	size_t accounted;    /* bytes counted in conn->buffered */
 	atomic_bool cancelled;
 	int early_status;    /* 431/413... decided while receiving */
 	struct cc_buf hbuf;  /* "name\0value\0" pairs, pseudo-headers included */
@@ -116,6 +117,7 @@ struct conn {
 	/* HTTP/2 */
 	nghttp2_session *h2;
 	unsigned h2_open, h2_receiving;
+	size_t buffered;    /* request body bytes held (max_conn_buffer) */
 	bool goaway;
 	uint32_t resets;    /* client resets of streams, for rapid-reset abuse */
 	uint64_t resets_window_ns;

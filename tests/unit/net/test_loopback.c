@@ -256,6 +256,7 @@ struct srv_cfg {
 	enum net_client_verify cv;
 	uint32_t max_streams;
 	unsigned threads;
+	size_t conn_buffer;
 };
 
 static struct net_server *start_server(const struct srv_cfg *cfg, uint16_t *port)
@@ -273,7 +274,8 @@ static struct net_server *start_server(const struct srv_cfg *cfg, uint16_t *port
 		.tls = cfg->insecure ? NULL : &tls,
 		.insecure = cfg->insecure,
 		.io_threads = cfg->threads ? cfg->threads : 2,
-		.limits = {.max_concurrent_streams = cfg->max_streams},
+		.limits = {.max_concurrent_streams = cfg->max_streams,
+			   .max_conn_buffer = cfg->conn_buffer},
 		.handler = handler,
 		.on_cancel = on_cancel,
 	};
@@ -793,6 +795,46 @@ static void test_grpc_deadline_cancel(void **state)
 	net_server_free(srv);
 }
 
+static void test_conn_buffer_cap(void **state)
+{
+	uint16_t port;
+	struct srv_cfg cfg = {.conn_buffer = 10000};
+	struct net_server *srv = start_server(&cfg, &port);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "localhost:%u", port);
+	struct net_tls_opts tls = {.ca_pem = pki.ca_pem};
+	struct net_grpc_client_opts go = {.address = addr, .tls = &tls};
+	struct net_grpc_client *g = NULL;
+	assert_int_equal(net_grpc_client_new(&g, NULL, &go), 0);
+	uint8_t msg[6000];
+	memset(msg, 'b', sizeof(msg));
+	struct many_ctx m = {0};
+	pthread_mutex_init(&m.mu, NULL);
+	pthread_cond_init(&m.cv, NULL);
+	/* the first request's body stays buffered while the handler holds it */
+	assert_int_equal(net_grpc_client_call_async(g, "/test.Echo/Hold", NULL, 0, msg, sizeof(msg),
+						    0, many_done, &m), 0);
+	assert_true(wait_held(1));
+	struct net_grpc_reply rep;
+	assert_int_equal(net_grpc_client_call(g, "/test.Echo/Echo", NULL, 0, msg, sizeof(msg), 0, &rep), 0);
+	assert_int_equal(rep.status, NET_GRPC_RESOURCE_EXHAUSTED);
+	net_grpc_reply_clear(&rep);
+	struct net_request *req = take_held();
+	struct net_grpc_response gr = {.status = 0};
+	assert_int_equal(net_grpc_send(req, &gr), 0);
+	pthread_mutex_lock(&m.mu);
+	while (m.done < 1)
+		pthread_cond_wait(&m.cv, &m.mu);
+	pthread_mutex_unlock(&m.mu);
+	/* released: the same upload fits again */
+	assert_int_equal(net_grpc_client_call(g, "/test.Echo/Echo", NULL, 0, msg, sizeof(msg), 0, &rep), 0);
+	assert_int_equal(rep.status, 0);
+	assert_int_equal(rep.msg_len, sizeof(msg));
+	net_grpc_reply_clear(&rep);
+	net_grpc_client_free(g);
+	net_server_free(srv);
+}
+
 struct shut_arg {
 	struct net_server *srv;
 	int rc;
@@ -902,6 +944,7 @@ int main(void)
 		cmocka_unit_test(test_grpc_unary),
 		cmocka_unit_test(test_grpc_many_streams),
 		cmocka_unit_test(test_grpc_deadline_cancel),
+		cmocka_unit_test(test_conn_buffer_cap),
 		cmocka_unit_test(test_graceful_shutdown),
 		cmocka_unit_test(test_plaintext),
 	};
