@@ -1078,7 +1078,7 @@ int plan_build(struct infer_engine *en, struct ir_model *im,
 			cs->n_in = cs->n_out = 1;
 			cs->size = p->st[b.v[n->out[0]].storage].size;
 		}
-		if (n->op == IR_CONV)
+		if (n->op == IR_CONV && b.v[n->in[1]].cval)
 			r = build_conv(&b, n, &pp, n->out[0]);
 		else if (n->op == IR_POOL)
 			r = build_pool(&b, n, &pp, n->out[0]);
