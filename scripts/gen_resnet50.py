@@ -106,7 +106,7 @@ class TFGraph:
         return name
 
     def const(self, name, arr):
-        arr = np.ascontiguousarray(arr)
+        arr = np.array(arr, order='C')  # keeps 0-d arrays 0-d
         dt = DT_FLOAT if arr.dtype == np.float32 else DT_INT32
         n = self.g.node.add()
         n.name = name

@@ -571,7 +571,9 @@ int ir_infer_node(const struct ir_node *n, const enum infer_dtype *in_dt,
 		int64_t sum = 0;
 		for (int k = 0; k < nd; k++) {
 			if (in_dt[k] != in_dt[0] || in_sh[k].rank != x->rank)
-				return FAIL("'%s': inputs differ in dtype or rank", n->name);
+				return FAIL("'%s': input %d is %s of rank %d, input 0 %s of rank %d",
+					    n->name, k, infer_dtype_name(in_dt[k]), in_sh[k].rank,
+					    infer_dtype_name(in_dt[0]), x->rank);
 			for (int i = 0; i < x->rank; i++)
 				if (i != p->axis || n->op == IR_PACK)
 					if (in_sh[k].d[i] != x->d[i])

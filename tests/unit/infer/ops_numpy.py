@@ -22,6 +22,7 @@ RNG = np.random.RandomState(1234)
 
 
 def load_tf_protos(tmp):
+    os.makedirs(tmp, exist_ok=True)
     protos = [f for f in os.listdir(PROTO_TF) if f.endswith('.proto')]
     subprocess.run(['protoc', '-I', PROTO_TF, '--python_out', tmp] +
                    [os.path.join(PROTO_TF, p) for p in protos], check=True)
@@ -57,7 +58,7 @@ class TF:
         return name
 
     def const(self, name, arr):
-        arr = np.ascontiguousarray(arr)
+        arr = np.array(arr, order='C')  # keeps 0-d arrays 0-d
         dt = {np.dtype('float32'): F32, np.dtype('int32'): I32,
               np.dtype('int64'): I64}[arr.dtype]
         n = self.g.node.add()
