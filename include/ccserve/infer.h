@@ -145,6 +145,9 @@ struct infer_model_opts {
 	size_t max_file_size;         /* per file read; 0 = 4 GiB */
 	int64_t max_batch;            /* largest accepted batch; 0 = 1024 */
 	enum infer_precision precision;
+	/* Memory one plan may use (activation arenas and tensors folded at
+	 * plan time); above it compilation fails INFER_E_LIMIT.  0 = 16 GiB. */
+	size_t max_plan_bytes;
 };
 
 struct infer_model;

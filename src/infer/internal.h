@@ -374,7 +374,8 @@ void engine_free(struct infer_engine *en);
 /* Compiles the plan of signature s of im for the given input shapes. */
 int plan_build(struct infer_engine *en, struct ir_model *im,
 	       const struct ir_signature *s, const struct ir_shape *in_shapes,
-	       int max_concurrency, struct infer_plan **ret, struct ir_err *e);
+	       int max_concurrency, size_t max_bytes, struct infer_plan **ret,
+	       struct ir_err *e);
 void plan_free(struct infer_plan *p);
 /* Output dtype/shape i (signature order) of a plan. */
 void plan_output(const struct infer_plan *p, int i, enum infer_dtype *dt,

@@ -186,6 +186,7 @@ struct infer_model {
 	int threads, max_conc;
 	size_t max_plans;
 	int64_t max_batch;
+	size_t max_plan_bytes;
 	uint64_t tick;
 	pthread_mutex_t lock;
 };
@@ -262,6 +263,7 @@ int infer_model_load(const struct infer_fs *fs, const struct infer_model_opts *o
 	m->max_conc = opts->max_concurrency > 0 ? opts->max_concurrency : 1;
 	m->max_plans = opts->max_plans ? opts->max_plans : 8;
 	m->max_batch = opts->max_batch > 0 ? opts->max_batch : 1024;
+	m->max_plan_bytes = opts->max_plan_bytes ? opts->max_plan_bytes : ((size_t)16 << 30);
 	void *data = NULL;
 	size_t len = 0;
 	int r;
@@ -493,7 +495,7 @@ static int get_plan(struct infer_model *m, int si, const struct ir_shape *shapes
 		}
 	}
 	struct infer_plan *p = NULL;
-	int r = plan_build(m->en, &m->im, s, shapes, m->max_conc, &p, e);
+	int r = plan_build(m->en, &m->im, s, shapes, m->max_conc, m->max_plan_bytes, &p, e);
 	if (r) {
 		pthread_mutex_unlock(&m->lock);
 		return r;

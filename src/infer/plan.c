@@ -899,8 +899,10 @@ static int value_storage(struct builder *b, int v)
 
 int plan_build(struct infer_engine *en, struct ir_model *im,
 	       const struct ir_signature *sig, const struct ir_shape *in_shapes,
-	       int max_conc, struct infer_plan **ret, struct ir_err *e)
+	       int max_conc, size_t max_bytes, struct infer_plan **ret,
+	       struct ir_err *e)
 {
+	size_t folded = 0;
 	struct ir_graph *g = &im->g;
 	struct infer_plan *p = calloc(1, sizeof(*p));
 	struct builder b = { NULL, NULL, en, im, p, NULL, e, 0, 0, 0 };
@@ -1014,6 +1016,14 @@ int plan_build(struct infer_engine *en, struct ir_model *im,
 			struct ir_tensor *ot[64];
 			void *od[64];
 			for (int k = 0; k < n->n_out; k++) {
+				size_t fb = (size_t)ir_shape_elems(&osh[k]) * infer_dtype_size(odt[k]);
+				if (fb > max_bytes - folded) {
+					r = ir_fail(e, INFER_E_LIMIT,
+						    "node '%s': constant of %zu bytes above the plan budget",
+						    n->name, fb);
+					goto fail;
+				}
+				folded += fb;
 				r = ir_tensor_new(odt[k], &osh[k], &ot[k]);
 				if (!r && (r = keep_const(p, ot[k])))
 					ir_tensor_unref(ot[k]);
@@ -1107,6 +1117,11 @@ int plan_build(struct infer_engine *en, struct ir_model *im,
 	if ((r = plan_memory(p)))
 		goto fail;
 	p->n_arenas = max_conc > 0 ? max_conc : 1;
+	if (p->arena_size > (max_bytes - folded) / (size_t)p->n_arenas) {
+		r = ir_fail(e, INFER_E_LIMIT, "plan needs %zu bytes per run, above the budget",
+			    p->arena_size);
+		goto fail;
+	}
 	p->ar = calloc((size_t)p->n_arenas, sizeof(*p->ar));
 	if (!p->ar) {
 		r = -ENOMEM;
