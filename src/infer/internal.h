@@ -384,5 +384,7 @@ void plan_output(const struct infer_plan *p, int i, enum infer_dtype *dt,
  * (signature order; NULL entries are skipped). */
 int plan_run(struct infer_plan *p, const void *const *in_data,
 	     void *const *out_data, struct ir_err *e);
+int plan_profile(struct infer_plan *p, int iterations, double *conv_ms,
+		 double *steps_ms, int *n_conv, struct ir_err *e);
 
 #endif /* CCSERVE_INFER_INTERNAL_H */

@@ -766,3 +766,28 @@ int infer_model_prepare(struct infer_model *m, const char *sig, int64_t batch,
 	put_plan(m, pe, temp);
 	return 0;
 }
+
+int infer_model_profile(struct infer_model *m, const char *sig, int64_t batch,
+			int iterations, double *ret_conv_ms, double *ret_steps_ms,
+			int *ret_n_conv, char *errbuf, size_t errlen)
+{
+	struct ir_err e = { errbuf, errlen };
+	int r = infer_model_prepare(m, sig, batch, errbuf, errlen);
+	if (r)
+		return r;
+	int si = find_sig(m, sig);
+	const struct ir_signature *s = &m->im.sigs[si];
+	struct ir_shape shapes[64];
+	for (int k = 0; k < s->n_in; k++) {
+		shapes[k] = s->in[k].shape;
+		if (shapes[k].rank > 0 && shapes[k].d[0] < 0)
+			shapes[k].d[0] = batch;
+	}
+	struct plan_entry *pe;
+	bool temp;
+	if ((r = get_plan(m, si, shapes, &pe, &temp, &e)))
+		return r;
+	r = plan_profile(pe->plan, iterations, ret_conv_ms, ret_steps_ms, ret_n_conv, &e);
+	put_plan(m, pe, temp);
+	return r;
+}

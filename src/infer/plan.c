@@ -1223,3 +1223,72 @@ int plan_run(struct infer_plan *p, const void *const *in_data,
 	pthread_mutex_unlock(&p->lock);
 	return r;
 }
+
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+int plan_profile(struct infer_plan *p, int iterations, double *conv_ms,
+		 double *steps_ms, int *n_conv, struct ir_err *e)
+{
+	if (iterations < 1 || iterations > 100000)
+		return ir_fail(e, INFER_E_LIMIT, "bad iteration count");
+	double *t = calloc((size_t)iterations, sizeof(double));
+	if (!t)
+		return -ENOMEM;
+	pthread_mutex_lock(&p->lock);
+	while (p->ar[0].busy)
+		pthread_cond_wait(&p->cond, &p->lock);
+	struct arena *a = &p->ar[0];
+	a->busy = true;
+	pthread_mutex_unlock(&p->lock);
+	omp_set_num_threads(p->en->threads);
+	int r = run_steps(p, a, e); /* warm: buffers hold plausible values */
+	double conv = 0, all = 0;
+	int nc = 0;
+	for (int i = 0; !r && i < p->n_steps; i++) {
+		struct step *s = &p->steps[i];
+		for (int k = 0; k < iterations && !r; k++) {
+			uint64_t t0 = cc_mono_ns();
+			if (s->kind == STEP_DNNL) {
+				if (dnnl_primitive_execute(s->prim, a->stream, s->nargs, a->exec[i]) ||
+				    dnnl_stream_wait(a->stream))
+					r = ir_fail(e, INFER_E_BACKEND, "oneDNN failed");
+			} else if (s->kind == STEP_COPY) {
+				memcpy(loc_ptr(p, a, s->out_loc[0]), loc_ptr(p, a, s->in_loc[0]),
+				       s->size);
+			} else {
+				const void *in[64];
+				void *out[64];
+				for (int q = 0; q < s->n_in; q++)
+					in[q] = s->in_loc[q].storage >= 0 || s->in_loc[q].cptr ?
+						loc_ptr(p, a, s->in_loc[q]) : NULL;
+				for (int q = 0; q < s->n_out; q++)
+					out[q] = loc_ptr(p, a, s->out_loc[q]);
+				r = ir_kernel_run(s->node, &s->p, s->in_dt, s->in_sh, in,
+						  s->out_dt, s->out_sh, out);
+			}
+			t[k] = (double)(cc_mono_ns() - t0) / 1e6;
+		}
+		qsort(t, (size_t)iterations, sizeof(double), cmp_dbl);
+		double med = t[iterations / 2];
+		all += med;
+		if (s->kind == STEP_DNNL && s->node->op == IR_CONV) {
+			conv += med;
+			nc++;
+		}
+	}
+	pthread_mutex_lock(&p->lock);
+	a->busy = false;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	free(t);
+	if (r)
+		return r;
+	*conv_ms = conv;
+	*steps_ms = all;
+	*n_conv = nc;
+	return 0;
+}
