@@ -1501,6 +1501,49 @@ int ir_kernel_run(const struct ir_node *n, const struct ir_params *p,
 		int r = x->rank;
 		int64_t xs[IR_MAX_RANK], idx[IR_MAX_RANK] = { 0 };
 		dense_strides(x, xs);
+		if (n->a.pad.mode == IR_PAD_CONSTANT && r >= 1 && p->pads[r - 1] >= 0 &&
+		    p->pads[2 * r - 1] >= 0) {
+			/* row by row: fill, then copy the source row if inside */
+			int64_t ow = o->d[r - 1], iw = x->d[r - 1], lb = p->pads[r - 1];
+			int64_t rows = ow ? no / ow : 0;
+			char *dst = out[0];
+			for (int64_t row = 0; row < rows; row++) {
+				int64_t off = 0;
+				bool inside = true;
+				for (int d = 0; d < r - 1; d++) {
+					int64_t v = idx[d] - p->pads[d];
+					if (v < 0 || v >= x->d[d]) {
+						inside = false;
+						break;
+					}
+					off += v * xs[d];
+				}
+				char *drow = dst + row * ow * (int64_t)es;
+				if (p->value == 0) {
+					if (!inside)
+						memset(drow, 0, (size_t)(ow * (int64_t)es));
+					else {
+						memset(drow, 0, (size_t)(lb * (int64_t)es));
+						memset(drow + (lb + iw) * (int64_t)es, 0,
+						       (size_t)((ow - lb - iw) * (int64_t)es));
+					}
+				} else {
+					for (int64_t j = 0; j < ow; j++)
+						if (!inside || j < lb || j >= lb + iw)
+							st(out[0], out_dt[0], row * ow + j, p->value);
+				}
+				if (inside && iw)
+					memcpy(drow + lb * (int64_t)es,
+					       (const char *)in[0] + off * (int64_t)es,
+					       (size_t)(iw * (int64_t)es));
+				for (int d = r - 2; d >= 0; d--) {
+					if (++idx[d] < o->d[d])
+						break;
+					idx[d] = 0;
+				}
+			}
+			return 0;
+		}
 		for (int64_t i = 0; i < no; i++) {
 			int64_t off = 0;
 			bool inside = true;

@@ -125,6 +125,13 @@ int engine_new(int threads, enum infer_precision prec,
 	}
 	en->threads = threads;
 	en->prec = prec;
+	if (prec == INFER_PRECISION_BF16 &&
+	    dnnl_get_effective_cpu_isa() < dnnl_cpu_isa_avx512_core_bf16) {
+		dnnl_engine_destroy(en->eng);
+		free(en);
+		return ir_fail(e, INFER_E_UNSUPPORTED,
+			       "bf16 needs a CPU with avx512_bf16 or AMX; this one has neither");
+	}
 	pthread_mutex_init(&en->lock, NULL);
 	*ret = en;
 	return 0;
