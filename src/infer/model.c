@@ -711,8 +711,9 @@ int infer_model_run(struct infer_model *m, const char *sig,
 				enum infer_dtype dt;
 				struct ir_shape sh;
 				plan_output(pe->plan, want[j], &dt, &sh);
-				memcpy(outputs[j].data, out_data[want[j]],
-				       (size_t)ir_shape_elems(&sh) * infer_dtype_size(dt));
+				size_t nb = (size_t)ir_shape_elems(&sh) * infer_dtype_size(dt);
+				if (nb)
+					memcpy(outputs[j].data, out_data[want[j]], nb);
 			}
 out:
 	put_plan(m, pe, temp);

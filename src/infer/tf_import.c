@@ -266,7 +266,8 @@ static int tensor_from_proto(const Tensorflow__TensorProto *p,
 				       "%s: tensor_content has %zu bytes, shape needs %zu",
 				       what, p->tensor_content.len, t->size);
 		}
-		memcpy(t->data, p->tensor_content.data, t->size);
+		if (t->size)
+			memcpy(t->data, p->tensor_content.data, t->size);
 		*ret = t;
 		return 0;
 	}
