@@ -25,6 +25,8 @@ Padding follows torchvision exactly (the TF graph pads explicitly before
 VALID strided convs and the max pool), so the PyTorch outputs are the
 reference for both files.  Usage:
   gen_resnet50.py OUT [--seed N] [--ref 1,4] [--no-onnx] [--no-tf]
+                 [--tf-dir DIR] [--onnx-path FILE]
+For the demo model: gen_resnet50.py /tmp/r50 --no-onnx --tf-dir model/resnet50-v15-fp32/1
 """
 import argparse
 import os
@@ -106,7 +108,7 @@ class TFGraph:
         return name
 
     def const(self, name, arr):
-        arr = np.ascontiguousarray(arr)
+        arr = np.array(arr, order='C')  # keeps 0-d arrays 0-d
         dt = DT_FLOAT if arr.dtype == np.float32 else DT_INT32
         n = self.g.node.add()
         n.name = name
@@ -229,6 +231,9 @@ def main():
     ap.add_argument('--ref', default='')
     ap.add_argument('--no-onnx', action='store_true')
     ap.add_argument('--no-tf', action='store_true')
+    ap.add_argument('--tf-dir', help='SavedModel directory (default OUT/tf/1), e.g. '
+                    'model/resnet50-v15-fp32/1')
+    ap.add_argument('--onnx-path', help='ONNX file (default OUT/onnx/model.onnx)')
     ap.add_argument('--tf-from', help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.tf_from:
@@ -243,11 +248,11 @@ def main():
             np.savez(npz, **{k: v.detach().numpy() for k, v in m.state_dict().items()
                              if v.dtype == torch.float32})
             subprocess.run([sys.executable, os.path.abspath(__file__), '--tf-from', npz,
-                            os.path.join(a.out, 'tf', '1')], check=True)
+                            a.tf_dir or os.path.join(a.out, 'tf', '1')], check=True)
     if not a.no_onnx:
-        os.makedirs(os.path.join(a.out, 'onnx'), exist_ok=True)
-        torch.onnx.export(m, torch.zeros(1, 3, 224, 224),
-                          os.path.join(a.out, 'onnx', 'model.onnx'),
+        onnx_path = a.onnx_path or os.path.join(a.out, 'onnx', 'model.onnx')
+        os.makedirs(os.path.dirname(os.path.abspath(onnx_path)), exist_ok=True)
+        torch.onnx.export(m, torch.zeros(1, 3, 224, 224), onnx_path,
                           input_names=['input'], output_names=['logits'],
                           dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}},
                           opset_version=13, do_constant_folding=True)

@@ -284,6 +284,57 @@ static int fuse_matmul(struct ir_graph *g, int ni, int **consp)
 	return 0;
 }
 
+/* Zero Pad of the spatial dims of an NHWC tensor feeding only a conv
+ * becomes the conv's explicit padding. */
+static void fold_pad_into_conv(struct ir_graph *g, const int *cons)
+{
+	for (int i = 0; i < g->n_nodes; i++) {
+		struct ir_node *c = &g->nodes[i];
+		if (c->dead || c->op != IR_CONV || c->n_in < 2 || c->in[0] < 0 ||
+		    (c->a.conv.padding != IR_PADDING_VALID &&
+		     c->a.conv.padding != IR_PADDING_EXPLICIT))
+			continue;
+		int pv = c->in[0];
+		int pi = g->values[pv].producer;
+		if (pi < 0 || sole_consumer(g, cons, pv) != i)
+			continue;
+		struct ir_node *pn = &g->nodes[pi];
+		if (pn->dead || pn->op != IR_PAD || pn->a.pad.mode != IR_PAD_CONSTANT ||
+		    pn->a.pad.value != 0 || pn->n_in < 2 || pn->a.pad.n_pads)
+			continue;
+		if (pn->n_in > 2 && pn->in[2] >= 0) {
+			const struct ir_tensor *vt = g->values[pn->in[2]].cval;
+			if (!vt || ir_shape_elems(&vt->shape) != 1 || ir_tensor_getf(vt, 0) != 0)
+				continue;
+		}
+		const struct ir_tensor *pt = pn->in[1] >= 0 ? g->values[pn->in[1]].cval : NULL;
+		if (!pt || !ir_dtype_is_int(pt->dtype) || ir_shape_elems(&pt->shape) != 8)
+			continue;
+		int64_t b[4], a[4];
+		for (int d = 0; d < 4; d++) {
+			if (pt->shape.rank == 2) {
+				b[d] = ir_tensor_geti(pt, 2 * d);
+				a[d] = ir_tensor_geti(pt, 2 * d + 1);
+			} else {
+				b[d] = ir_tensor_geti(pt, d);
+				a[d] = ir_tensor_geti(pt, 4 + d);
+			}
+		}
+		if (b[0] || a[0] || b[3] || a[3] || b[1] < 0 || a[1] < 0 || b[2] < 0 ||
+		    a[2] < 0 || b[1] > 65536 || a[1] > 65536 || b[2] > 65536 || a[2] > 65536)
+			continue;
+		if (c->a.conv.padding == IR_PADDING_VALID)
+			memset(c->a.conv.pad, 0, sizeof(c->a.conv.pad));
+		c->a.conv.pad[0] += b[1];
+		c->a.conv.pad[1] += a[1];
+		c->a.conv.pad[2] += b[2];
+		c->a.conv.pad[3] += a[2];
+		c->a.conv.padding = IR_PADDING_EXPLICIT;
+		c->in[0] = pn->in[0];
+		pn->dead = true;
+	}
+}
+
 int ir_optimize(struct ir_graph *g, struct ir_err *e)
 {
 	(void)e;
@@ -301,6 +352,11 @@ int ir_optimize(struct ir_graph *g, struct ir_err *e)
 	int *cons = NULL;
 	if (build_cons(g, &cons))
 		return -ENOMEM;
+	fold_pad_into_conv(g, cons);
+	if (build_cons(g, &cons)) {
+		free(cons);
+		return -ENOMEM;
+	}
 	int r = 0;
 	int nn = g->n_nodes; /* nodes added by folding are constants */
 	for (int i = 0; i < nn && !r; i++) {
