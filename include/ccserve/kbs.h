@@ -427,15 +427,19 @@ struct kbs_quote_provider {
 		     uint8_t **ret, size_t *ret_len);
 };
 
-/* HTTPS transport: HTTP/1.1 over TLS 1.3 to url ("https://host:port"),
- * trusting only the CA certificates in ca_path (the broker's CA is pinned;
- * the certificate must name host, or its IP).  One connection, kept alive
- * across requests.  timeout_ms bounds connect and each request (0 = 30 s).
- * Errors: -EINVAL (bad URL), -errno, KBS_E_HTTP (TLS setup). */
+/* HTTPS transport (net library client): HTTP/1.1 over TLS 1.3 to url
+ * ("https://host:port"), trusting only the CA certificates in ca_path (the
+ * broker's CA is pinned; the certificate must name host, or its IP).  One
+ * connection, kept alive across requests.  timeout_ms bounds connect and each
+ * request (0 = 30 s).  Errors: -EINVAL (bad URL), -errno reading ca_path,
+ * KBS_E_HTTP (client setup; the cause is logged). */
 int kbs_https_transport_new(struct kbs_transport **ret, const char *url,
 			    const char *ca_path, unsigned timeout_ms);
 void kbs_https_transport_free(struct kbs_transport *t);  /* NULL-safe */
-/* TLS handshakes made so far (for benchmarks and tests). */
+/* Close the connection and the TLS context (the next request builds a new
+ * client and makes a full TLS handshake). */
+void kbs_https_transport_disconnect(struct kbs_transport *t);
+/* Clients (hence connections) set up so far, for benchmarks and tests. */
 unsigned kbs_https_transport_handshakes(const struct kbs_transport *t);
 
 /* The whole flow over a transport: auth, fresh TEE key, quote over the bound
