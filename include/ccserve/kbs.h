@@ -378,7 +378,7 @@ struct kbs_server_opts {
 					memory, wiped after the TLS context
 					is built) */
 	struct kbs_broker *broker;   /* required, not owned */
-	unsigned io_threads;         /* 0 = 1 */
+	unsigned io_threads;         /* 0 = online CPUs */
 	unsigned workers;            /* broker threads; 0 = online CPUs */
 	unsigned queue_max;          /* pending requests; 0 = 1024 (then 503) */
 	uint32_t header_timeout_ms;  /* handshake + headers; 0 = 10 s */
@@ -387,8 +387,8 @@ struct kbs_server_opts {
 	uint32_t max_connections;    /* 0 = 1024 */
 };
 
-/* TLS 1.3 only, HTTP/1.1 only.  Bodies above KBS_BODY_MAX are refused by the
- * HTTP layer (413).  Errors: -EINVAL, -errno reading files, net errors
+/* TLS 1.3 only, HTTP/1.1 only.  Bodies above KBS_BODY_MAX are refused (413)
+ * by the broker, and audited; above 4 x KBS_BODY_MAX by the HTTP layer.  Errors: -EINVAL, -errno reading files, net errors
  * (bind, TLS). */
 int kbs_server_new(struct kbs_server **ret, const struct kbs_server_opts *o);
 uint16_t kbs_server_port(const struct kbs_server *s);
