@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ccserve/serve.h"
+
+static const struct serve_input_spec fspec[] = { { "x", SERVE_DT_FLOAT } };
+
+static void test_row_single(void **state)
+{
+	(void)state;
+	struct serve_rest_request r;
+	struct serve_status st;
+	const char *body = "{\"instances\": [1.0, 2, 5.0]}";
+	assert_int_equal(serve_rest_parse_predict(body, strlen(body), fspec, 1, NULL, &r, &st), 0);
+	assert_int_equal(r.format, SERVE_REST_ROW);
+	assert_false(r.named);
+	assert_int_equal(r.inputs.n, 1);
+	struct serve_tensor *t = &r.inputs.t[0];
+	assert_int_equal(t->dtype, SERVE_DT_FLOAT);
+	assert_int_equal(t->ndims, 1);
+	assert_int_equal(t->dims[0], 3);
+	assert_true(((float *)t->data)[1] == 2.0f);
+
+	/* Outputs back: y = x/2+2 */
+	float *y = t->data;
+	for (int i = 0; i < 3; i++)
+		y[i] = y[i] * 0.5f + 2.0f;
+	char *out = NULL;
+	size_t len;
+	assert_int_equal(serve_rest_render_predict(&r.inputs, SERVE_REST_ROW, &out, &len, &st), 0);
+	assert_string_equal(out, "{\n    \"predictions\": [2.5, 3.0, 4.5\n    ]\n}");
+	free(out);
+	serve_rest_request_clear(&r);
+}
+
+static void test_row_named_and_columnar(void **state)
+{
+	(void)state;
+	struct serve_rest_request r;
+	struct serve_status st;
+	const struct serve_input_spec specs[] = { { "a", SERVE_DT_INT32 }, { "s", SERVE_DT_STRING } };
+	const char *body = "{\"signature_name\": \"sig\", \"instances\": ["
+			   "{\"a\": [1, 2], \"s\": {\"b64\": \"aGk=\"}},"
+			   "{\"a\": [3, 4], \"s\": \"yo\"}]}";
+	assert_int_equal(serve_rest_parse_predict(body, strlen(body), specs, 2, NULL, &r, &st), 0);
+	assert_string_equal(r.signature_name, "sig");
+	assert_true(r.named);
+	assert_int_equal(r.inputs.n, 2);
+	struct serve_tensor *a = &r.inputs.t[0], *s = &r.inputs.t[1];
+	assert_string_equal(a->name, "a");
+	assert_int_equal(a->ndims, 2);
+	assert_int_equal(((int32_t *)a->data)[3], 4);
+	assert_int_equal(s->ndims, 1);
+	assert_int_equal(s->strs[0].len, 2);
+	assert_memory_equal(s->strs[0].data, "hi", 2);
+	char *out = NULL;
+	size_t len;
+	assert_int_equal(serve_rest_render_predict(&r.inputs, SERVE_REST_ROW, &out, &len, &st), 0);
+	assert_string_equal(out, "{\n    \"predictions\": [{\"a\": [1, 2], \"s\": \"hi\"}, "
+				 "{\"a\": [3, 4], \"s\": \"yo\"}\n    ]\n}");
+	free(out);
+	assert_int_equal(serve_rest_render_predict(&r.inputs, SERVE_REST_COLUMNAR, &out, &len, &st), 0);
+	assert_string_equal(out, "{\n    \"outputs\": {\n        \"a\": [[1, 2], [3, 4]],\n"
+				 "        \"s\": [\"hi\", \"yo\"]\n    }\n}");
+	free(out);
+	serve_rest_request_clear(&r);
+
+	body = "{\"inputs\": {\"a\": [[1], [2]], \"s\": [\"\\u00ff\"]}}";
+	assert_int_equal(serve_rest_parse_predict(body, strlen(body), specs, 2, NULL, &r, &st), 0);
+	assert_int_equal(r.format, SERVE_REST_COLUMNAR);
+	assert_int_equal(r.inputs.t[0].dims[0], 2);
+	assert_int_equal(r.inputs.t[0].dims[1], 1);
+	serve_rest_request_clear(&r);
+
+	body = "{\"inputs\": [[1.5, 2.5]]}";
+	assert_int_equal(serve_rest_parse_predict(body, strlen(body), fspec, 1, NULL, &r, &st), 0);
+	assert_int_equal(r.inputs.t[0].ndims, 2);
+	serve_rest_request_clear(&r);
+}
+
+static void bad(const char *body, const struct serve_input_spec *specs, size_t n, const char *want)
+{
+	struct serve_rest_request r;
+	struct serve_status st = { 0 };
+	assert_int_equal(serve_rest_parse_predict(body, strlen(body), specs, n, NULL, &r, &st), -EINVAL);
+	assert_int_equal(st.code, SERVE_INVALID_ARGUMENT);
+	if (!strstr(st.msg, want))
+		fail_msg("\"%s\" does not contain \"%s\"", st.msg, want);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	const struct serve_input_spec specs[] = { { "a", SERVE_DT_INT32 }, { "b", SERVE_DT_UINT8 } };
+	bad("", fspec, 1, "document is empty");
+	bad("{\"instances\": [1,", fspec, 1, "JSON Parse error");
+	bad("[1]", fspec, 1, "Is not object");
+	bad("{}", fspec, 1, "Missing 'inputs' or 'instances' key");
+	bad("{\"inputs\": 1, \"instances\": [1]}", fspec, 1, "only one of");
+	bad("{\"instances\": 5}", fspec, 1, "list/array");
+	bad("{\"instances\": []}", fspec, 1, "No values");
+	bad("{\"instances\": [[1, 2], [3]]}", fspec, 1, "unexpected size");
+	bad("{\"instances\": [[1, 2], 3]}", fspec, 1, "incorrect level");
+	bad("{\"instances\": [\"x\"]}", fspec, 1, "is not of expected type: DT_FLOAT");
+	bad("{\"instances\": [1, 2]}", specs, 2, "plain list");
+	bad("{\"instances\": [{\"a\": 1.5, \"b\": 1}]}", specs, 2, "DT_INT32");
+	bad("{\"instances\": [{\"a\": 1, \"b\": 256}]}", specs, 2, "out of range");
+	bad("{\"instances\": [{\"a\": 1, \"b\": 2}, {\"a\": 1}]}", specs, 2, "does not have named input: b");
+	bad("{\"signature_name\": 3, \"instances\": [1]}", fspec, 1, "must be a string");
+	bad("{\"instances\": [1]} x", fspec, 1, "JSON Parse error");
+	const struct serve_input_spec sspec[] = { { "s", SERVE_DT_STRING } };
+	bad("{\"instances\": [{\"b64\": \"!!\"}]}", sspec, 1, "base64");
+	bad("{\"instances\": [{\"b64\": 5}]}", sspec, 1, "base64");
+	/* Deep nesting is refused by the tokenizer's depth cap. */
+	char deep[400];
+	size_t o = (size_t)snprintf(deep, sizeof(deep), "{\"inputs\": ");
+	for (int i = 0; i < 100; i++)
+		deep[o++] = '[';
+	deep[o] = '\0';
+	bad(deep, fspec, 1, "JSON Parse error");
+
+	/* Caps. */
+	struct serve_limits lim;
+	serve_limits_default(&lim);
+	lim.max_elements = 2;
+	struct serve_rest_request r;
+	struct serve_status st;
+	const char *body = "{\"instances\": [1, 2, 3]}";
+	assert_int_equal(serve_rest_parse_predict(body, strlen(body), fspec, 1, &lim, &r, &st), -EINVAL);
+
+	char *out = NULL;
+	size_t len;
+	serve_status_set(&st, SERVE_NOT_FOUND, "Servable not found for request: Latest(\"x\")");
+	assert_int_equal(serve_rest_render_error(&st, &out, &len), 0);
+	assert_string_equal(out, "{ \"error\": \"Servable not found for request: Latest(\\\"x\\\")\" }");
+	free(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_row_single),
+		cmocka_unit_test(test_row_named_and_columnar),
+		cmocka_unit_test(test_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
