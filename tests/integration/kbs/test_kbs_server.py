@@ -238,7 +238,8 @@ def body(d):
     b = Broker(d, "main", ["--sim-root", os.path.join(sim, "root_ca.pem"),
                            "--sim-collateral", os.path.join(sim, "collateral"),
                            "--nonce-ttl", "2", "--max-sessions", "8",
-                           "--header-timeout-ms", "700", "--workers", "2"])
+                           "--header-timeout-ms", "700", "--read-timeout-ms", "700",
+                           "--workers", "2"])
     ca = j("ca.pem")
     get = lambda *extra: run(CCKBS, "get", "--url", b.url(), "--ca", ca, "--provider", "sim",
                              "--sim-dir", sim, *extra, check_rc=False)
@@ -365,6 +366,19 @@ def body(d):
     s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # a ClientHello that never ends
     check("stalled handshake disconnected by the broker", cut_within(s, 15))
     s.close()
+    ctx = ssl.create_default_context(cafile=ca)
+    with socket.create_connection(("127.0.0.1", b.port)) as raw_s:
+        with ctx.wrap_socket(raw_s, server_hostname="127.0.0.1") as t:
+            t.sendall(b"POST /kbs/v0/auth HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"vers")
+            t.settimeout(15)
+            try:
+                got = t.recv(4096)
+                cut = True  # an answer (408) or EOF: the broker did not wait forever
+            except socket.timeout:
+                got, cut = b"", False
+            except (ConnectionResetError, ssl.SSLError):
+                got, cut = b"", True
+    check("stalled request body cut by the broker", cut, got[:80])
     p = get("--resource", RES)
     check("broker still serves after slow clients", p.returncode == 0 and p.stdout == secret)
 
