@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -64,8 +65,12 @@ def jcs(v):
     return json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+BROKERS = []
+
+
 class Broker:
     def __init__(self, d, name, extra):
+        BROKERS.append(self)
         self.d, self.name = d, name
         self.ready = os.path.join(d, name + ".port")
         self.audit = os.path.join(d, name + ".audit.jsonl")
@@ -194,7 +199,14 @@ def main():
     d = tempfile.mkdtemp(prefix="kbs-it-")
     try:
         body(d)
+    except Exception as e:  # report, then clean up: never leave a broker running
+        traceback.print_exc()
+        check("test body ran to the end", False, repr(e))
     finally:
+        for br in BROKERS:
+            if br.p.poll() is None:
+                br.p.kill()
+                br.p.wait()
         shutil.rmtree(d, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
