@@ -303,12 +303,13 @@ static void *worker(void *ud)
 		if (j->mode == HANDSHAKE) {
 			r = handshake_once(j->ctx);
 		} else {
-			/* A new TLS connection (full handshake) per flow; the
-			 * client's SSL_CTX is set up once per thread. */
+			/* A new TLS connection (full handshake) per flow: the
+			 * transport closes the connection after the resource
+			 * request; the client's TLS context is set up once per
+			 * thread. */
 			struct kbs_transport t = {j, timed_request};
 			uint8_t *s = NULL;
 			size_t n = 0;
-			kbs_https_transport_disconnect(j->https);
 			r = kbs_client_fetch(&t, j->prov, RES, &s, &n);
 			if (!r && (n != 32 || s[0] != 0x5a))
 				r = -EIO;

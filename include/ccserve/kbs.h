@@ -430,7 +430,8 @@ struct kbs_quote_provider {
 /* HTTPS transport (net library client): HTTP/1.1 over TLS 1.3 to url
  * ("https://host:port"), trusting only the CA certificates in ca_path (the
  * broker's CA is pinned; the certificate must name host, or its IP).  One
- * connection, kept alive across requests.  timeout_ms bounds connect and each
+ * connection, kept alive from auth to the resource request, closed after
+ * it (a fetch is one flow).  timeout_ms bounds connect and each
  * request (0 = 30 s).  Errors: -EINVAL (bad URL), -errno reading ca_path,
  * KBS_E_HTTP (client setup; the cause is logged). */
 int kbs_https_transport_new(struct kbs_transport **ret, const char *url,
