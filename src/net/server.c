@@ -44,9 +44,13 @@ struct net_request *req_new(struct conn *c, enum net_transport t)
 		w->free_reqs = req->free_next;
 		w->n_free_reqs--;
 		struct cc_buf hb = req->hbuf, body = req->body;
+		struct net_header *hdrs = req->hdrs;
+		size_t hcap = req->hdrs_cap;
 		memset(req, 0, sizeof(*req));
 		req->hbuf = hb;
 		req->body = body;
+		req->hdrs = hdrs;
+		req->hdrs_cap = hcap;
 		cc_buf_reset(&req->hbuf);
 		cc_buf_reset(&req->body);
 	} else {
@@ -101,16 +105,15 @@ void req_free(struct net_request *req)
 			req->next->prev = req->prev;
 	}
 	resp_clear(&req->r);
-	free(req->hdrs);
-	req->hdrs = NULL;
 	struct worker *w = c ? c->w : NULL;
 	if (w && w->n_free_reqs < REQ_FREELIST_MAX && req->hbuf.cap <= REQ_KEEP_CAP &&
-	    req->body.cap <= REQ_KEEP_CAP) {
+	    req->body.cap <= REQ_KEEP_CAP && req->hdrs_cap <= 256) {
 		req->free_next = w->free_reqs;
 		w->free_reqs = req;
 		w->n_free_reqs++;
 		return;
 	}
+	free(req->hdrs);
 	cc_buf_free(&req->hbuf);
 	cc_buf_free(&req->body);
 	free(req);
@@ -149,9 +152,14 @@ static int req_index_headers(struct net_request *req)
 	size_t n = 0;
 	const char *p = (const char *)req->hbuf.data;
 	const char *end = p + req->hbuf.len;
-	req->hdrs = calloc(req->n_pairs ? req->n_pairs : 1, sizeof(*req->hdrs));
-	if (!req->hdrs)
-		return -ENOMEM;
+	if (req->hdrs_cap < req->n_pairs || !req->hdrs) {
+		size_t cap = req->n_pairs < 16 ? 16 : req->n_pairs;
+		struct net_header *h = realloc(req->hdrs, cap * sizeof(*h));
+		if (!h)
+			return -ENOMEM;
+		req->hdrs = h;
+		req->hdrs_cap = cap;
+	}
 	while (p && p < end) {
 		const char *name = p;
 		const char *value = name + strlen(name) + 1;
@@ -400,6 +408,9 @@ static int prepare_http(struct net_request *req, int status, const struct net_he
 			return NET_E_CONFIG;
 	r->status = status;
 	snprintf(r->status_str, sizeof(r->status_str), "%d", status);
+	/* One allocation for the usual head instead of several doublings. */
+	if ((rc = cc_buf_reserve(&r->hb, 256)) < 0)
+		return rc;
 	bool no_body = status == 204 || status == 304 || status / 100 == 1;
 	if (no_body)
 		blen = 0;
@@ -461,6 +472,8 @@ static int prepare_grpc(struct net_request *req, const struct net_grpc_response 
 	r->grpc = true;
 	r->status = 200;
 	memcpy(r->status_str, "200", 4);
+	if ((rc = cc_buf_reserve(&r->hb, 256)) < 0)
+		return rc;
 
 	uint8_t *gz = NULL;
 	size_t gzlen = 0;
@@ -1284,7 +1297,7 @@ static void conn_new(struct worker *w, int fd, const struct sockaddr *sa, size_t
 	c->accepted_ns = c->last_active_ns = cc_mono_ns();
 	if (srv->ssl_ctx) {
 		c->ssl = SSL_new(srv->ssl_ctx);
-		if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+		if (!c->ssl || tls_set_socket(c->ssl, fd) < 0) {
 			SSL_free(c->ssl);
 			free(c);
 			close(fd);
@@ -1579,6 +1592,44 @@ static void accept_cb(struct net_io *io, uint32_t events)
 	}
 }
 
+struct adopt {
+	struct worker *w;
+	int fd;
+};
+
+static void adopt_task(void *arg)
+{
+	struct adopt *a = arg;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	memset(&ss, 0, sizeof(ss));
+	if (getpeername(a->fd, (struct sockaddr *)&ss, &sl) < 0)
+		ss.ss_family = AF_UNIX;
+	if (atomic_load(&a->w->srv->accepting))
+		conn_new(a->w, a->fd, (struct sockaddr *)&ss, 0);
+	else
+		close(a->fd);
+	free(a);
+}
+
+int net_server_adopt_fd(struct net_server *srv, int fd)
+{
+	if (!srv || !srv->started || !atomic_load(&srv->accepting))
+		return NET_E_STATE;
+	struct adopt *a = malloc(sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->w = &srv->workers[0];
+	a->fd = fd;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	int r = net_loop_post(a->w->loop, adopt_task, a);
+	if (r < 0)
+		free(a);
+	return r;
+}
+
 static void fill_limits(struct net_limits *L, const struct net_limits *in)
 {
 	*L = *in;
@@ -1645,11 +1696,22 @@ static int listen_on(const char *addr, struct listener *ret)
 		}
 	}
 	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 && errno == EAFNOSUPPORT && host[0] == 0) {
+		/* ":port" on a host without IPv6: all IPv4 addresses. */
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		memset(&ss, 0, sizeof(ss));
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_ANY);
+		s4->sin_port = htons(port);
+		sl = sizeof(*s4);
+		family = AF_INET;
+		fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	}
 	if (fd < 0)
 		return -errno;
 	int one = 1, zero = 0;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (family == AF_INET6 && host[0] == 0)
+	if (family == AF_INET6 && host[0] == 0) /* ":port": IPv6 and IPv4 */
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
 		int e = -errno;
@@ -1674,6 +1736,7 @@ static void server_destroy(struct net_server *srv)
 			while (w->free_reqs) {
 				struct net_request *q = w->free_reqs;
 				w->free_reqs = q->free_next;
+				free(q->hdrs);
 				cc_buf_free(&q->hbuf);
 				cc_buf_free(&q->body);
 				free(q);

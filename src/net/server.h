@@ -59,7 +59,7 @@ struct net_request {
 	struct cc_buf hbuf;  /* "name\0value\0" pairs, pseudo-headers included */
 	size_t n_pairs;
 	struct net_header *hdrs;
-	size_t n_hdrs;
+	size_t n_hdrs, hdrs_cap; /* hdrs is kept when the request is recycled */
 	const char *method, *path;
 	struct cc_buf body;
 	uint64_t deadline_ns;
@@ -180,6 +180,11 @@ void req_reject(struct net_request *req, int http_status, int grpc_status, const
 void req_cancel(struct net_request *req);
 void conn_close(struct conn *c);
 void conn_schedule_flush(struct conn *c);
+
+/* Serve an already connected stream socket (any family) on I/O thread 0,
+ * as if accepted on listener 0.  For tests and fuzzing (socketpairs).
+ * Thread-safe; takes fd.  Errors: NET_E_STATE (not started), -ENOMEM. */
+int net_server_adopt_fd(struct net_server *srv, int fd);
 
 /* h2server.c */
 int h2_server_callbacks(nghttp2_session_callbacks **ret);
