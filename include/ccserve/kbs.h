@@ -299,8 +299,8 @@ int kbs_policy_validate(const char *json, size_t len, char *detail,
 
 /* A quote provider backed by attest_provider ("tsm" or "sim").  sim_dir is
  * required for "sim"; sim_flaw names an attest_sim_flaw ("debug-td",
- * "other-mrtd", "out-of-date-tcb", "bad-signature", "revoked-pck",
- * "wrong-qe") or NULL.  Free with kbs_attest_provider_free. */
+ * "other-mrtd", "out-of-date-tcb", "out-of-date-module", "bad-signature",
+ * "revoked-pck", "wrong-qe") or NULL.  Free with kbs_attest_provider_free. */
 int kbs_attest_provider_new(struct kbs_quote_provider **ret, const char *name,
 			    const char *sim_dir, const char *sim_flaw);
 void kbs_attest_provider_free(struct kbs_quote_provider *p);

@@ -710,7 +710,8 @@ static int cmd_get(int argc, char **argv)
 			       "  --provider tsm       Linux configfs-tsm inside a TD\n"
 			       "  --provider sim       the simulated TD in --sim-dir (tests)\n"
 			       "  --sim-flaw FLAW      make the sim quote wrong on purpose: debug-td,\n"
-			       "                       other-mrtd, out-of-date-tcb, revoked-pck,\n"
+			       "                       other-mrtd, out-of-date-tcb, out-of-date-module,\n"
+			       "                       revoked-pck,\n"
 			       "                       wrong-qe, bad-signature (tests of refusals)\n",
 			       prog);
 			return 0;
