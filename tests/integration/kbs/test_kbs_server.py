@@ -312,7 +312,8 @@ def body(d):
 
     # Evidence the policy refuses (debug TD, MRTD, RTMR, TCB).
     for flaw, rule in [("debug-td", "debug-td"), ("other-mrtd", "mrtd-not-allowed"),
-                       ("out-of-date-tcb", "tcb-status-not-accepted")]:
+                       ("out-of-date-tcb", "tcb-status-not-accepted"),
+                       ("out-of-date-module", "tcb-status-not-accepted")]:
         p = get("--resource", RES, "--sim-flaw", flaw)
         check(f"{flaw} refused by cckbs get", p.returncode == 1 and rule.encode() in p.stderr
               and secret not in p.stdout, p.stderr[-300:])
