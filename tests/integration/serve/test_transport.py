@@ -337,6 +337,43 @@ ch.close()
 rc = srv.stop(signal.SIGTERM)
 check("SIGTERM -> exit 0", rc == 0, rc)
 
+# --- Deadlines and cancellation (one worker, a 300 ms engine) ----------------------
+slowbase = os.path.join(tmp, "slow")
+os.makedirs(os.path.join(slowbase, "1"))
+for f in ("saved_model.pb", "SLOW"):
+    open(os.path.join(slowbase, "1", f), "wb").write(b"\0")
+srv = Server(EXE, ["--port=%d" % free_port(), "--rest_api_port=%d" % free_port(), "--model_name=s",
+                   "--model_base_path=" + slowbase, "--ssl_config_file=" + ssl_cfg,
+                   "--monitoring_config_file=" + mon, "--grpc_max_threads=1"])
+ch = grpc.secure_channel("127.0.0.1:%d" % srv.grpc_port, creds)
+sstub = prediction_service_pb2_grpc.PredictionServiceStub(ch)
+busy = [sstub.Predict.future(predict_req([1.0], name="s"), timeout=30) for _ in range(2)]
+time.sleep(0.05)
+late = sstub.Predict.future(predict_req([1.0], name="s"), timeout=0.1)
+gone = sstub.Predict.future(predict_req([1.0], name="s"), timeout=30)
+time.sleep(0.05)
+gone.cancel()
+try:
+    late.result()
+    late_code = None
+except grpc.RpcError as e:
+    late_code = e.code()
+check("grpc-timeout passed -> DEADLINE_EXCEEDED", late_code == grpc.StatusCode.DEADLINE_EXCEEDED, late_code)
+check("calls before it complete", all(len(f.result().outputs["y"].tensor_content) == 4 for f in busy))
+time.sleep(0.8)
+code, body = 0, ""
+out = subprocess.run(["curl", "-sS", "--cacert", os.path.join(tmp, "ca.pem"),
+                      "https://127.0.0.1:%d/monitoring/prometheus/metrics" % srv.rest_port],
+                     capture_output=True, timeout=30).stdout.decode()
+# grpcio resets the stream when its deadline passes, so both the expired and
+# the cancelled call reach a worker as cancelled and are dropped undecoded.
+check("expired and cancelled calls dropped without running",
+      ':tensorflow:serving:request_count{model_name="",status="CANCELLED"} 2' in out, out[:600])
+check("only the two live calls ran", ':tensorflow:serving:request_count{model_name="s",status="OK"} 2' in out,
+      out[:600])
+ch.close()
+srv.stop()
+
 # --- Mutual TLS --------------------------------------------------------------------
 shutil.rmtree(os.path.join(base, "3"))
 mtls = os.path.join(tmp, "mtls.txt")
