@@ -371,6 +371,15 @@ check("expired and cancelled calls dropped without running",
       ':tensorflow:serving:request_count{model_name="",status="CANCELLED"} 2' in out, out[:600])
 check("only the two live calls ran", ':tensorflow:serving:request_count{model_name="s",status="OK"} 2' in out,
       out[:600])
+inflight = sstub.Predict.future(predict_req([1.0], name="s"), timeout=30)
+time.sleep(0.1)
+srv.p.send_signal(signal.SIGTERM)
+try:
+    ok = len(inflight.result().outputs["y"].tensor_content) == 4
+except grpc.RpcError as e:
+    ok = (e.code(), e.details())
+check("SIGTERM: the in-flight request completes", ok is True, ok)
+check("SIGTERM: exit 0 after draining", srv.p.wait(30) == 0)
 ch.close()
 srv.stop()
 
