@@ -145,6 +145,9 @@ struct infer_model_opts {
 	size_t max_file_size;         /* per file read; 0 = 4 GiB */
 	int64_t max_batch;            /* largest accepted batch; 0 = 1024 */
 	enum infer_precision precision;
+	/* Memory one plan may use (activation arenas and tensors folded at
+	 * plan time); above it compilation fails INFER_E_LIMIT.  0 = 16 GiB. */
+	size_t max_plan_bytes;
 };
 
 struct infer_model;
@@ -262,6 +265,17 @@ int infer_model_run(struct infer_model *m, const char *sig,
  */
 int infer_model_prepare(struct infer_model *m, const char *sig, int64_t batch,
 			char *errbuf, size_t errlen);
+
+/*
+ * Benchmark aid: compiles the plan of sig for batch, then times every step
+ * on its own (iterations runs each, median taken) on the plan's buffers.
+ * *ret_conv_ms is the sum over the oneDNN convolution steps (the
+ * near-limit bound of the model), *ret_steps_ms the sum over all steps;
+ * *ret_n_conv the number of convolutions.  Not for serving paths.
+ */
+int infer_model_profile(struct infer_model *m, const char *sig, int64_t batch,
+			int iterations, double *ret_conv_ms, double *ret_steps_ms,
+			int *ret_n_conv, char *errbuf, size_t errlen);
 
 /* Threads a run uses (opts.threads resolved). */
 int infer_model_threads(const struct infer_model *m);

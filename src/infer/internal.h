@@ -113,7 +113,7 @@ enum ir_op {
 
 enum ir_binop {
 	IR_ADD, IR_SUB, IR_MUL, IR_DIV, IR_MAX, IR_MIN, IR_POW, IR_SQDIFF,
-	IR_FLOORDIV, IR_MOD, IR_PRELU,
+	IR_FLOORDIV, IR_MOD, IR_FMOD, IR_PRELU,
 	IR_EQUAL, IR_LESS, IR_GREATER, IR_LESS_EQUAL, IR_GREATER_EQUAL,
 	IR_AND, IR_OR,
 };
@@ -374,7 +374,8 @@ void engine_free(struct infer_engine *en);
 /* Compiles the plan of signature s of im for the given input shapes. */
 int plan_build(struct infer_engine *en, struct ir_model *im,
 	       const struct ir_signature *s, const struct ir_shape *in_shapes,
-	       int max_concurrency, struct infer_plan **ret, struct ir_err *e);
+	       int max_concurrency, size_t max_bytes, struct infer_plan **ret,
+	       struct ir_err *e);
 void plan_free(struct infer_plan *p);
 /* Output dtype/shape i (signature order) of a plan. */
 void plan_output(const struct infer_plan *p, int i, enum infer_dtype *dt,
@@ -383,5 +384,7 @@ void plan_output(const struct infer_plan *p, int i, enum infer_dtype *dt,
  * (signature order; NULL entries are skipped). */
 int plan_run(struct infer_plan *p, const void *const *in_data,
 	     void *const *out_data, struct ir_err *e);
+int plan_profile(struct infer_plan *p, int iterations, double *conv_ms,
+		 double *steps_ms, int *n_conv, struct ir_err *e);
 
 #endif /* CCSERVE_INFER_INTERNAL_H */

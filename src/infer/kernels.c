@@ -213,8 +213,11 @@ int ir_infer_node(const struct ir_node *n, const enum infer_dtype *in_dt,
 		return 0;
 	case IR_CONV: {
 		const struct ir_shape *w = &in_sh[1];
-		if (x->rank != 4 || w->rank != 4 || in_dt[0] != INFER_DT_FLOAT)
-			return FAIL("Conv '%s': needs a float NHWC input and OIHW weights (got rank %d)",
+		if (in_dt[0] != INFER_DT_FLOAT || in_dt[1] != INFER_DT_FLOAT)
+			return ir_fail(e, INFER_E_UNSUPPORTED, "Conv '%s': dtype %s", n->name,
+				       infer_dtype_name(in_dt[0]));
+		if (x->rank != 4 || w->rank != 4)
+			return FAIL("Conv '%s': needs a 4-D input and weights (got rank %d)",
 				    n->name, x->rank);
 		int64_t c = x->d[3], oc = w->d[0], ic = w->d[1];
 		int64_t g = n->a.conv.groups ? n->a.conv.groups : (ic ? c / ic : 0);
@@ -240,8 +243,11 @@ int ir_infer_node(const struct ir_node *n, const enum infer_dtype *in_dt,
 		return 0;
 	}
 	case IR_POOL: {
-		if (x->rank != 4 || in_dt[0] != INFER_DT_FLOAT)
-			return FAIL("Pool '%s': needs a float NHWC input", n->name);
+		if (in_dt[0] != INFER_DT_FLOAT)
+			return ir_fail(e, INFER_E_UNSUPPORTED, "Pool '%s': dtype %s", n->name,
+				       infer_dtype_name(in_dt[0]));
+		if (x->rank != 4)
+			return FAIL("Pool '%s': needs a 4-D input", n->name);
 		if (n->a.pool.global) {
 			*o = (struct ir_shape){ 4, { x->d[0], 1, 1, x->d[3] } };
 			p->oh = p->ow = 1;
@@ -286,7 +292,7 @@ int ir_infer_node(const struct ir_node *n, const enum infer_dtype *in_dt,
 		return 0;
 	}
 	case IR_BINARY:
-		if (in_dt[0] != in_dt[1] && n->a.bin.op != IR_PRELU)
+		if (in_dt[0] != in_dt[1] && n->a.bin.op != IR_PRELU && n->a.bin.op != IR_POW)
 			return FAIL("'%s' (%s): input dtypes %s and %s differ", n->name,
 				    n->type, infer_dtype_name(in_dt[0]),
 				    infer_dtype_name(in_dt[1]));
@@ -304,9 +310,10 @@ int ir_infer_node(const struct ir_node *n, const enum infer_dtype *in_dt,
 		if (n->a.bin.op == IR_AND || n->a.bin.op == IR_OR) {
 			if (in_dt[0] != INFER_DT_BOOL)
 				return FAIL("'%s': logical op on non-bool", n->name);
-		} else if (!is_cmp(n->a.bin.op) && in_dt[0] != INFER_DT_FLOAT &&
-			   in_dt[0] != INFER_DT_INT32 && in_dt[0] != INFER_DT_INT64 &&
-			   in_dt[0] != INFER_DT_DOUBLE)
+		} else if (!is_cmp(n->a.bin.op) &&
+			   (in_dt[0] == INFER_DT_BOOL || !infer_dtype_size(in_dt[0]) ||
+			    in_dt[0] == INFER_DT_HALF || in_dt[0] == INFER_DT_BFLOAT16 ||
+			    in_dt[1] == INFER_DT_HALF || in_dt[1] == INFER_DT_BFLOAT16))
 			return ir_fail(e, INFER_E_UNSUPPORTED, "'%s' (%s): dtype %s",
 				       n->name, n->type, infer_dtype_name(in_dt[0]));
 		return 0;
@@ -564,7 +571,9 @@ int ir_infer_node(const struct ir_node *n, const enum infer_dtype *in_dt,
 		int64_t sum = 0;
 		for (int k = 0; k < nd; k++) {
 			if (in_dt[k] != in_dt[0] || in_sh[k].rank != x->rank)
-				return FAIL("'%s': inputs differ in dtype or rank", n->name);
+				return FAIL("'%s': input %d is %s of rank %d, input 0 %s of rank %d",
+					    n->name, k, infer_dtype_name(in_dt[k]), in_sh[k].rank,
+					    infer_dtype_name(in_dt[0]), x->rank);
 			for (int i = 0; i < x->rank; i++)
 				if (i != p->axis || n->op == IR_PACK)
 					if (in_sh[k].d[i] != x->d[i])
@@ -994,6 +1003,8 @@ static double binf(enum ir_binop op, double a, double b, bool isint)
 		if (b == 0)
 			return 0;
 		return isint ? a - floor(a / b) * b : fmod(a, b);
+	case IR_FMOD:
+		return b == 0 ? 0 : fmod(a, b);
 	case IR_PRELU: return a >= 0 ? a : a * b;
 	case IR_EQUAL: return a == b;
 	case IR_LESS: return a < b;
@@ -1081,7 +1092,7 @@ static void k_binary(enum ir_binop op, enum infer_dtype dt, enum infer_dtype odt
 	bstrides(b, o, s1);
 	const int64_t *s[3] = { s0, s1, s1 };
 	bool isint = ir_dtype_is_int(dt);
-	if (dt == INFER_DT_INT64 && odt == INFER_DT_INT64) {
+	if (dt == INFER_DT_INT64 && odt == INFER_DT_INT64 && bdt == INFER_DT_INT64) {
 		const int64_t *x = pa, *y = pb;
 		int64_t *z = po;
 		ITER_BEGIN(o, 2, s)
@@ -1490,6 +1501,49 @@ int ir_kernel_run(const struct ir_node *n, const struct ir_params *p,
 		int r = x->rank;
 		int64_t xs[IR_MAX_RANK], idx[IR_MAX_RANK] = { 0 };
 		dense_strides(x, xs);
+		if (n->a.pad.mode == IR_PAD_CONSTANT && r >= 1 && p->pads[r - 1] >= 0 &&
+		    p->pads[2 * r - 1] >= 0) {
+			/* row by row: fill, then copy the source row if inside */
+			int64_t ow = o->d[r - 1], iw = x->d[r - 1], lb = p->pads[r - 1];
+			int64_t rows = ow ? no / ow : 0;
+			char *dst = out[0];
+			for (int64_t row = 0; row < rows; row++) {
+				int64_t off = 0;
+				bool inside = true;
+				for (int d = 0; d < r - 1; d++) {
+					int64_t v = idx[d] - p->pads[d];
+					if (v < 0 || v >= x->d[d]) {
+						inside = false;
+						break;
+					}
+					off += v * xs[d];
+				}
+				char *drow = dst + row * ow * (int64_t)es;
+				if (p->value == 0) {
+					if (!inside)
+						memset(drow, 0, (size_t)(ow * (int64_t)es));
+					else {
+						memset(drow, 0, (size_t)(lb * (int64_t)es));
+						memset(drow + (lb + iw) * (int64_t)es, 0,
+						       (size_t)((ow - lb - iw) * (int64_t)es));
+					}
+				} else {
+					for (int64_t j = 0; j < ow; j++)
+						if (!inside || j < lb || j >= lb + iw)
+							st(out[0], out_dt[0], row * ow + j, p->value);
+				}
+				if (inside && iw)
+					memcpy(drow + lb * (int64_t)es,
+					       (const char *)in[0] + off * (int64_t)es,
+					       (size_t)(iw * (int64_t)es));
+				for (int d = r - 2; d >= 0; d--) {
+					if (++idx[d] < o->d[d])
+						break;
+					idx[d] = 0;
+				}
+			}
+			return 0;
+		}
 		for (int64_t i = 0; i < no; i++) {
 			int64_t off = 0;
 			bool inside = true;

@@ -186,6 +186,7 @@ struct infer_model {
 	int threads, max_conc;
 	size_t max_plans;
 	int64_t max_batch;
+	size_t max_plan_bytes;
 	uint64_t tick;
 	pthread_mutex_t lock;
 };
@@ -262,6 +263,7 @@ int infer_model_load(const struct infer_fs *fs, const struct infer_model_opts *o
 	m->max_conc = opts->max_concurrency > 0 ? opts->max_concurrency : 1;
 	m->max_plans = opts->max_plans ? opts->max_plans : 8;
 	m->max_batch = opts->max_batch > 0 ? opts->max_batch : 1024;
+	m->max_plan_bytes = opts->max_plan_bytes ? opts->max_plan_bytes : ((size_t)16 << 30);
 	void *data = NULL;
 	size_t len = 0;
 	int r;
@@ -493,7 +495,7 @@ static int get_plan(struct infer_model *m, int si, const struct ir_shape *shapes
 		}
 	}
 	struct infer_plan *p = NULL;
-	int r = plan_build(m->en, &m->im, s, shapes, m->max_conc, &p, e);
+	int r = plan_build(m->en, &m->im, s, shapes, m->max_conc, m->max_plan_bytes, &p, e);
 	if (r) {
 		pthread_mutex_unlock(&m->lock);
 		return r;
@@ -763,4 +765,29 @@ int infer_model_prepare(struct infer_model *m, const char *sig, int64_t batch,
 		return r;
 	put_plan(m, pe, temp);
 	return 0;
+}
+
+int infer_model_profile(struct infer_model *m, const char *sig, int64_t batch,
+			int iterations, double *ret_conv_ms, double *ret_steps_ms,
+			int *ret_n_conv, char *errbuf, size_t errlen)
+{
+	struct ir_err e = { errbuf, errlen };
+	int r = infer_model_prepare(m, sig, batch, errbuf, errlen);
+	if (r)
+		return r;
+	int si = find_sig(m, sig);
+	const struct ir_signature *s = &m->im.sigs[si];
+	struct ir_shape shapes[64];
+	for (int k = 0; k < s->n_in; k++) {
+		shapes[k] = s->in[k].shape;
+		if (shapes[k].rank > 0 && shapes[k].d[0] < 0)
+			shapes[k].d[0] = batch;
+	}
+	struct plan_entry *pe;
+	bool temp;
+	if ((r = get_plan(m, si, shapes, &pe, &temp, &e)))
+		return r;
+	r = plan_profile(pe->plan, iterations, ret_conv_ms, ret_steps_ms, ret_n_conv, &e);
+	put_plan(m, pe, temp);
+	return r;
 }

@@ -462,7 +462,7 @@ static int onnx_binary(const char *op, enum ir_binop *b)
 		{ "Pow", IR_POW }, { "Max", IR_MAX }, { "Min", IR_MIN }, { "PRelu", IR_PRELU },
 		{ "Equal", IR_EQUAL }, { "Less", IR_LESS }, { "Greater", IR_GREATER },
 		{ "LessOrEqual", IR_LESS_EQUAL }, { "GreaterOrEqual", IR_GREATER_EQUAL },
-		{ "And", IR_AND }, { "Or", IR_OR }, { "Mod", IR_MOD },
+		{ "And", IR_AND }, { "Or", IR_OR }, { "Mod", IR_MOD }, { "Mean", IR_ADD },
 	};
 	for (size_t i = 0; i < CC_ARRAY_SIZE(t); i++)
 		if (!strcmp(op, t[i].n)) {
@@ -531,11 +531,11 @@ static int convert(struct octx *c, const Onnx__NodeProto *n)
 		int64_t ks[4], st[4] = { 1, 1 }, dl[4] = { 1, 1 };
 		int nk = oattr_ints(n, "kernel_shape", ks, 4);
 		struct ir_tensor *w = HAS(1) ? const_of(c, IN(1)) : NULL;
-		if (!w || w->shape.rank != 4 || w->dtype != INFER_DT_FLOAT) {
-			note_unsupported(c, n, "only 2-D convolutions with constant float weights");
+		if (w && (w->shape.rank != 4 || w->dtype != INFER_DT_FLOAT)) {
+			note_unsupported(c, n, "only 2-D convolutions with float weights");
 			return 1;
 		}
-		if (nk == -1) {
+		if (nk == -1 && w) {
 			ks[0] = w->shape.d[2];
 			ks[1] = w->shape.d[3];
 			nk = 2;
@@ -658,8 +658,22 @@ static int convert(struct octx *c, const Onnx__NodeProto *n)
 						continue;
 					struct ir_tensor *t = const_of(c, IN(k));
 					if (!t || ir_shape_elems(&t->shape) != 1) {
-						note_unsupported(c, n, "non-constant min/max");
-						return 1;
+						/* runtime bounds: Min(Max(x, lo), hi) */
+						g->nodes[id].dead = true;
+						int acc = x;
+						for (int q = 1; q <= 2; q++) {
+							if (!HAS(q))
+								continue;
+							int in2[2] = { acc, get_plain(c, IN(q)) };
+							if (nh && const_of(c, IN(q)))
+								in2[1] = get_plain(c, IN(q));
+							int bid = add1(c, IR_BINARY, NULL, "Clip", in2, 2);
+							if (bid < 0)
+								return bid;
+							g->nodes[bid].a.bin.op = q == 1 ? IR_MAX : IR_MIN;
+							acc = g->nodes[bid].out[0];
+						}
+						return define(c, out, acc, nh, rank_of(c, IN(0)));
 					}
 					float val = (float)ir_tensor_getf(t, 0);
 					if (k == 1)
@@ -676,11 +690,12 @@ static int convert(struct octx *c, const Onnx__NodeProto *n)
 	if (onnx_binary(op, &b) || !strcmp(op, "Sum")) {
 		if (!strcmp(op, "Sum"))
 			b = IR_ADD;
-		if (b == IR_MOD && oattr_i(n, "fmod", 0) == 0 &&
-		    0) { /* integer mod follows Python semantics: same as our FloorMod */
-		}
+		if (b == IR_MOD && oattr_i(n, "fmod", 0))
+			b = IR_FMOD;
+		bool mean = !strcmp(op, "Mean");
 		int ni = (int)n->n_input;
-		if (ni < 1 || (ni != 2 && strcmp(op, "Max") && strcmp(op, "Min") && strcmp(op, "Sum"))) {
+		if (ni < 1 || (ni != 2 && strcmp(op, "Max") && strcmp(op, "Min") && strcmp(op, "Sum") &&
+			       !mean)) {
 			note_unsupported(c, n, "input count");
 			return 1;
 		}
@@ -727,10 +742,28 @@ static int convert(struct octx *c, const Onnx__NodeProto *n)
 		}
 		for (int k = 1; k < ni; k++) {
 			int in2[2] = { acc, vals[k] };
-			id = add1(c, IR_BINARY, k + 1 == ni ? nm : NULL, op, in2, 2);
+			id = add1(c, IR_BINARY, k + 1 == ni && !mean ? nm : NULL, op, in2, 2);
 			if (id < 0)
 				return id;
 			g->nodes[id].a.bin.op = b;
+			acc = g->nodes[id].out[0];
+		}
+		if (mean) {
+			struct ir_shape s0 = { 0, { 0 } };
+			struct ir_tensor *t;
+			int r = ir_tensor_new(INFER_DT_FLOAT, &s0, &t);
+			if (r)
+				return r;
+			*(float *)t->data = 1.0f / (float)ni;
+			int cv = ir_add_const(g, "mean_scale", t);
+			ir_tensor_unref(t);
+			if (cv < 0)
+				return cv;
+			int in2[2] = { acc, cv };
+			id = add1(c, IR_BINARY, nm, op, in2, 2);
+			if (id < 0)
+				return id;
+			g->nodes[id].a.bin.op = IR_MUL;
 			acc = g->nodes[id].out[0];
 		}
 		int rk = rank_of(c, IN(0)) > rank_of(c, IN(1)) ? rank_of(c, IN(0)) : rank_of(c, IN(1));
@@ -738,6 +771,13 @@ static int convert(struct octx *c, const Onnx__NodeProto *n)
 	}
 	if (!strcmp(op, "Identity") || !strcmp(op, "Dropout")) {
 		int i = find(c, IN(0));
+		if (op[0] == 'D' && (HAS(2) || (c->opset < 7 && oattr_i(n, "is_test", 0) == 0))) {
+			struct ir_tensor *tm = HAS(2) ? const_of(c, IN(2)) : NULL;
+			if (!tm || ir_tensor_geti(tm, 0) != 0) {
+				note_unsupported(c, n, "training mode");
+				return 1;
+			}
+		}
 		if (n->n_output > 1 && n->output[1] && n->output[1][0]) {
 			note_unsupported(c, n, "mask output");
 			return 1;
@@ -956,6 +996,11 @@ static int convert(struct octx *c, const Onnx__NodeProto *n)
 		if (id < 0)
 			return id;
 		g->nodes[id].a.cast.to = onnx_dtype((int32_t)oattr_i(n, "to", 0));
+		if (g->nodes[id].a.cast.to == INFER_DT_HALF || g->nodes[id].a.cast.to == INFER_DT_BFLOAT16 ||
+		    g->nodes[id].a.cast.to == INFER_DT_INVALID) {
+			note_unsupported(c, n, "target type");
+			return 1;
+		}
 		return define(c, out, g->nodes[id].out[0], nh, rank_of(c, IN(0)));
 	}
 	if (!strcmp(op, "Shape")) {
@@ -1145,6 +1190,8 @@ static int sig_from_value_info(const Onnx__ValueInfoProto *vi, struct ir_sig_ten
 	if (!tp || tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !tp->tensor_type)
 		return INFER_E_UNSUPPORTED;
 	st->dtype = onnx_dtype(tp->tensor_type->elem_type);
+	if (st->dtype == INFER_DT_HALF || st->dtype == INFER_DT_BFLOAT16)
+		return INFER_E_UNSUPPORTED; /* no 16-bit float computation */
 	const Onnx__TensorShapeProto *sp = tp->tensor_type->shape;
 	if (sp) {
 		if (sp->n_dim > IR_MAX_RANK)

@@ -64,9 +64,10 @@ static const float *chan_const(const struct ir_graph *g, int v, int64_t c)
 }
 
 /* Makes the conv's weights and bias private copies (they may be shared). */
-static int own_params(struct ir_graph *g, struct ir_node *n, int64_t oc,
-		      float **w, float **b)
+static int own_params(struct ir_graph *g, int ni, int64_t oc, float **w,
+		      float **b)
 {
+	struct ir_node *n = &g->nodes[ni];
 	struct ir_tensor *wt = g->values[n->in[1]].cval, *nw, *nb;
 	int r = ir_tensor_new(INFER_DT_FLOAT, &wt->shape, &nw);
 	if (r)
@@ -93,6 +94,7 @@ static int own_params(struct ir_graph *g, struct ir_node *n, int64_t oc,
 	ir_tensor_unref(nb);
 	if (bv < 0)
 		return bv;
+	n = &g->nodes[ni]; /* adding constants may move the node array */
 	int in[4] = { n->in[0], wv, bv, n->n_in > 3 ? n->in[3] : -1 };
 	r = set_inputs(n, in, n->n_in > 3 ? 4 : 3);
 	if (r)
@@ -168,7 +170,7 @@ static int fuse_conv(struct ir_graph *g, int ni, int **consp)
 				scale[o] = sc[o] / sqrtf(va[o] + eps);
 				scale[oc + o] = of[o] - mu[o] * scale[o];
 			}
-			r = own_params(g, &g->nodes[ni], oc, &w, &b);
+			r = own_params(g, ni, oc, &w, &b);
 			if (r) {
 				free(scale);
 				return r > 0 ? 0 : r;
@@ -193,7 +195,7 @@ static int fuse_conv(struct ir_graph *g, int ni, int **consp)
 				return -ENOMEM;
 			memcpy(kc, k, (size_t)oc * sizeof(float));
 			enum ir_binop bo = c->a.bin.op;
-			r = own_params(g, &g->nodes[ni], oc, &w, &b);
+			r = own_params(g, ni, oc, &w, &b);
 			if (r) {
 				free(kc);
 				return r > 0 ? 0 : r;
@@ -282,6 +284,57 @@ static int fuse_matmul(struct ir_graph *g, int ni, int **consp)
 	return 0;
 }
 
+/* Zero Pad of the spatial dims of an NHWC tensor feeding only a conv
+ * becomes the conv's explicit padding. */
+static void fold_pad_into_conv(struct ir_graph *g, const int *cons)
+{
+	for (int i = 0; i < g->n_nodes; i++) {
+		struct ir_node *c = &g->nodes[i];
+		if (c->dead || c->op != IR_CONV || c->n_in < 2 || c->in[0] < 0 ||
+		    (c->a.conv.padding != IR_PADDING_VALID &&
+		     c->a.conv.padding != IR_PADDING_EXPLICIT))
+			continue;
+		int pv = c->in[0];
+		int pi = g->values[pv].producer;
+		if (pi < 0 || sole_consumer(g, cons, pv) != i)
+			continue;
+		struct ir_node *pn = &g->nodes[pi];
+		if (pn->dead || pn->op != IR_PAD || pn->a.pad.mode != IR_PAD_CONSTANT ||
+		    pn->a.pad.value != 0 || pn->n_in < 2 || pn->a.pad.n_pads)
+			continue;
+		if (pn->n_in > 2 && pn->in[2] >= 0) {
+			const struct ir_tensor *vt = g->values[pn->in[2]].cval;
+			if (!vt || ir_shape_elems(&vt->shape) != 1 || ir_tensor_getf(vt, 0) != 0)
+				continue;
+		}
+		const struct ir_tensor *pt = pn->in[1] >= 0 ? g->values[pn->in[1]].cval : NULL;
+		if (!pt || !ir_dtype_is_int(pt->dtype) || ir_shape_elems(&pt->shape) != 8)
+			continue;
+		int64_t b[4], a[4];
+		for (int d = 0; d < 4; d++) {
+			if (pt->shape.rank == 2) {
+				b[d] = ir_tensor_geti(pt, 2 * d);
+				a[d] = ir_tensor_geti(pt, 2 * d + 1);
+			} else {
+				b[d] = ir_tensor_geti(pt, d);
+				a[d] = ir_tensor_geti(pt, 4 + d);
+			}
+		}
+		if (b[0] || a[0] || b[3] || a[3] || b[1] < 0 || a[1] < 0 || b[2] < 0 ||
+		    a[2] < 0 || b[1] > 65536 || a[1] > 65536 || b[2] > 65536 || a[2] > 65536)
+			continue;
+		if (c->a.conv.padding == IR_PADDING_VALID)
+			memset(c->a.conv.pad, 0, sizeof(c->a.conv.pad));
+		c->a.conv.pad[0] += b[1];
+		c->a.conv.pad[1] += a[1];
+		c->a.conv.pad[2] += b[2];
+		c->a.conv.pad[3] += a[2];
+		c->a.conv.padding = IR_PADDING_EXPLICIT;
+		c->in[0] = pn->in[0];
+		pn->dead = true;
+	}
+}
+
 int ir_optimize(struct ir_graph *g, struct ir_err *e)
 {
 	(void)e;
@@ -299,6 +352,11 @@ int ir_optimize(struct ir_graph *g, struct ir_err *e)
 	int *cons = NULL;
 	if (build_cons(g, &cons))
 		return -ENOMEM;
+	fold_pad_into_conv(g, cons);
+	if (build_cons(g, &cons)) {
+		free(cons);
+		return -ENOMEM;
+	}
 	int r = 0;
 	int nn = g->n_nodes; /* nodes added by folding are constants */
 	for (int i = 0; i < nn && !r; i++) {

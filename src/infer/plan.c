@@ -125,6 +125,13 @@ int engine_new(int threads, enum infer_precision prec,
 	}
 	en->threads = threads;
 	en->prec = prec;
+	if (prec == INFER_PRECISION_BF16 &&
+	    dnnl_get_effective_cpu_isa() < dnnl_cpu_isa_avx512_core_bf16) {
+		dnnl_engine_destroy(en->eng);
+		free(en);
+		return ir_fail(e, INFER_E_UNSUPPORTED,
+			       "bf16 needs a CPU with avx512_bf16 or AMX; this one has neither");
+	}
 	pthread_mutex_init(&en->lock, NULL);
 	*ret = en;
 	return 0;
@@ -899,8 +906,10 @@ static int value_storage(struct builder *b, int v)
 
 int plan_build(struct infer_engine *en, struct ir_model *im,
 	       const struct ir_signature *sig, const struct ir_shape *in_shapes,
-	       int max_conc, struct infer_plan **ret, struct ir_err *e)
+	       int max_conc, size_t max_bytes, struct infer_plan **ret,
+	       struct ir_err *e)
 {
+	size_t folded = 0;
 	struct ir_graph *g = &im->g;
 	struct infer_plan *p = calloc(1, sizeof(*p));
 	struct builder b = { NULL, NULL, en, im, p, NULL, e, 0, 0, 0 };
@@ -1014,6 +1023,14 @@ int plan_build(struct infer_engine *en, struct ir_model *im,
 			struct ir_tensor *ot[64];
 			void *od[64];
 			for (int k = 0; k < n->n_out; k++) {
+				size_t fb = (size_t)ir_shape_elems(&osh[k]) * infer_dtype_size(odt[k]);
+				if (fb > max_bytes - folded) {
+					r = ir_fail(e, INFER_E_LIMIT,
+						    "node '%s': constant of %zu bytes above the plan budget",
+						    n->name, fb);
+					goto fail;
+				}
+				folded += fb;
 				r = ir_tensor_new(odt[k], &osh[k], &ot[k]);
 				if (!r && (r = keep_const(p, ot[k])))
 					ir_tensor_unref(ot[k]);
@@ -1078,7 +1095,7 @@ int plan_build(struct infer_engine *en, struct ir_model *im,
 			cs->n_in = cs->n_out = 1;
 			cs->size = p->st[b.v[n->out[0]].storage].size;
 		}
-		if (n->op == IR_CONV)
+		if (n->op == IR_CONV && b.v[n->in[1]].cval)
 			r = build_conv(&b, n, &pp, n->out[0]);
 		else if (n->op == IR_POOL)
 			r = build_pool(&b, n, &pp, n->out[0]);
@@ -1107,6 +1124,11 @@ int plan_build(struct infer_engine *en, struct ir_model *im,
 	if ((r = plan_memory(p)))
 		goto fail;
 	p->n_arenas = max_conc > 0 ? max_conc : 1;
+	if (p->arena_size > (max_bytes - folded) / (size_t)p->n_arenas) {
+		r = ir_fail(e, INFER_E_LIMIT, "plan needs %zu bytes per run, above the budget",
+			    p->arena_size);
+		goto fail;
+	}
 	p->ar = calloc((size_t)p->n_arenas, sizeof(*p->ar));
 	if (!p->ar) {
 		r = -ENOMEM;
@@ -1207,4 +1229,73 @@ int plan_run(struct infer_plan *p, const void *const *in_data,
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	return r;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+int plan_profile(struct infer_plan *p, int iterations, double *conv_ms,
+		 double *steps_ms, int *n_conv, struct ir_err *e)
+{
+	if (iterations < 1 || iterations > 100000)
+		return ir_fail(e, INFER_E_LIMIT, "bad iteration count");
+	double *t = calloc((size_t)iterations, sizeof(double));
+	if (!t)
+		return -ENOMEM;
+	pthread_mutex_lock(&p->lock);
+	while (p->ar[0].busy)
+		pthread_cond_wait(&p->cond, &p->lock);
+	struct arena *a = &p->ar[0];
+	a->busy = true;
+	pthread_mutex_unlock(&p->lock);
+	omp_set_num_threads(p->en->threads);
+	int r = run_steps(p, a, e); /* warm: buffers hold plausible values */
+	double conv = 0, all = 0;
+	int nc = 0;
+	for (int i = 0; !r && i < p->n_steps; i++) {
+		struct step *s = &p->steps[i];
+		for (int k = 0; k < iterations && !r; k++) {
+			uint64_t t0 = cc_mono_ns();
+			if (s->kind == STEP_DNNL) {
+				if (dnnl_primitive_execute(s->prim, a->stream, s->nargs, a->exec[i]) ||
+				    dnnl_stream_wait(a->stream))
+					r = ir_fail(e, INFER_E_BACKEND, "oneDNN failed");
+			} else if (s->kind == STEP_COPY) {
+				memcpy(loc_ptr(p, a, s->out_loc[0]), loc_ptr(p, a, s->in_loc[0]),
+				       s->size);
+			} else {
+				const void *in[64];
+				void *out[64];
+				for (int q = 0; q < s->n_in; q++)
+					in[q] = s->in_loc[q].storage >= 0 || s->in_loc[q].cptr ?
+						loc_ptr(p, a, s->in_loc[q]) : NULL;
+				for (int q = 0; q < s->n_out; q++)
+					out[q] = loc_ptr(p, a, s->out_loc[q]);
+				r = ir_kernel_run(s->node, &s->p, s->in_dt, s->in_sh, in,
+						  s->out_dt, s->out_sh, out);
+			}
+			t[k] = (double)(cc_mono_ns() - t0) / 1e6;
+		}
+		qsort(t, (size_t)iterations, sizeof(double), cmp_dbl);
+		double med = t[iterations / 2];
+		all += med;
+		if (s->kind == STEP_DNNL && s->node->op == IR_CONV) {
+			conv += med;
+			nc++;
+		}
+	}
+	pthread_mutex_lock(&p->lock);
+	a->busy = false;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	free(t);
+	if (r)
+		return r;
+	*conv_ms = conv;
+	*steps_ms = all;
+	*n_conv = nc;
+	return 0;
 }

@@ -1759,17 +1759,20 @@ static int import_graph(struct tfctx *c, const Tensorflow__GraphDef *gd,
 
 static bool has_tags(const Tensorflow__MetaGraphDef *mg, const char *tags)
 {
-	char buf[512];
-	snprintf(buf, sizeof(buf), "%s", tags);
-	char *save = NULL;
-	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		bool found = false;
+	const char *p = tags;
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t l = end ? (size_t)(end - p) : strlen(p);
+		bool found = l == 0;
 		if (mg->meta_info_def)
-			for (size_t i = 0; i < mg->meta_info_def->n_tags; i++)
-				if (!strcmp(mg->meta_info_def->tags[i], t))
-					found = true;
+			for (size_t i = 0; i < mg->meta_info_def->n_tags && !found; i++)
+				found = strlen(mg->meta_info_def->tags[i]) == l &&
+					!memcmp(mg->meta_info_def->tags[i], p, l);
 		if (!found)
 			return false;
+		p += l;
+		if (*p)
+			p++;
 	}
 	return true;
 }
@@ -1847,8 +1850,11 @@ int tf_import_saved_model(const struct ir_load_ctx *lc, const uint8_t *pb,
 		goto out;
 	}
 	r = tf_bundle_open(lc, "variables/variables", &c.bundle);
-	if (r == -ENOENT)
+	if (r == -ENOENT) {
 		r = 0; /* no variables: the graph must not need any */
+		if (e->buf && e->len)
+			e->buf[0] = 0;
+	}
 	if (r)
 		goto out;
 	/* Signatures already failed keep their error: convert the others. */

@@ -279,15 +279,18 @@ static int cmd_bench(int argc, char **argv)
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "signature", required_argument, NULL, 's' },
 		{ "precision", required_argument, NULL, 'p' },
+		{ "profile", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	uint64_t batch = 1, threads = 0, iters = 20, warm = 3;
 	const char *sig = NULL, *prec = NULL;
+	bool profile = false;
 	int c;
-	while ((c = getopt_long(argc, argv, "b:t:n:w:s:p:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:t:n:w:s:p:Ph", lo, NULL)) != -1) {
 		uint64_t *dst = NULL;
 		switch (c) {
+		case 'P': profile = true; continue;
 		case 'b': dst = &batch; break;
 		case 't': dst = &threads; break;
 		case 'n': dst = &iters; break;
@@ -297,8 +300,11 @@ static int cmd_bench(int argc, char **argv)
 		case 'h':
 			printf("usage: ccinfer bench MODEL [--batch N] [--threads T] [--iterations K]\n"
 			       "                   [--warmup W] [--signature S] [--precision fp32|bf16]\n"
+			       "                   [--profile]\n"
 			       "Runs the signature on random inputs (unknown leading dims = N) and\n"
-			       "prints median and p99 latency and images (rows) per second.\n");
+			       "prints median and p99 latency and images (rows) per second.\n"
+			       "--profile also times every step of the plan on its own and prints\n"
+			       "the sum over the convolutions (the model's near-limit bound).\n");
 			return 0;
 		default:
 			return 2;
@@ -378,6 +384,17 @@ static int cmd_bench(int argc, char **argv)
 	double ips = (double)batch * (double)iters / (sum / 1e9);
 	printf("batch=%llu threads=%d median_ms=%.3f p99_ms=%.3f images_per_s=%.2f\n",
 	       (unsigned long long)batch, infer_model_threads(m), med, p99, ips);
+	if (profile) {
+		double conv, steps;
+		int nconv;
+		r = infer_model_profile(m, sig, (int64_t)batch, (int)(iters < 5 ? iters : 5), &conv,
+					&steps, &nconv, err, sizeof(err));
+		if (r) {
+			fprintf(stderr, "ccinfer: profile failed: %s\n", err[0] ? err : infer_strerror(r));
+			goto out;
+		}
+		printf("conv_bound_ms=%.3f steps_sum_ms=%.3f convolutions=%d\n", conv, steps, nconv);
+	}
 	rc = 0;
 out:
 	if (outs && si)

@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests of the inference engine's public API: the two half_plus_two
+ * SavedModels written by TensorFlow (TF1 with a variables bundle, TF2 with
+ * a function library and resource variables), signature metadata, input
+ * validation, the file callback, .npy round trips, the tensor bundle's
+ * Snappy/CRC helpers and bad-model rejection.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <ccserve/infer.h>
+#include <ccserve/util.h>
+
+#include "ccserve-config.h"
+#include "internal.h"
+
+static char tf1[4096], tf2[4096];
+
+static int setup(void **state)
+{
+	const char *sh = getenv("CCSERVE_SHARED_TESTDATA");
+	if (!sh)
+		sh = CCSERVE_SHARED_TESTDATA;
+	snprintf(tf1, sizeof(tf1), "%s/tfserving/saved_model_half_plus_two_cpu/00000123", sh);
+	snprintf(tf2, sizeof(tf2), "%s/tfserving/saved_model_half_plus_two_tf2_cpu/00000123", sh);
+	cc_log_set_level(CC_LOG_ERROR);
+	(void)state;
+	return 0;
+}
+
+static void run_hp2(struct infer_model *m, const char *sig, const char *in,
+		    const char *out, float add)
+{
+	float x[4] = { 1.0f, 2.0f, 5.0f, -3.5f };
+	const struct infer_signature_info *si = infer_model_find_signature(m, sig);
+	assert_non_null(si);
+	assert_true(si->available);
+	int rank = si->inputs[0].rank;
+	struct infer_tensor t = { in, INFER_DT_FLOAT, rank, { 4, 1 }, x, sizeof(x) };
+	struct infer_tensor o = { out, 0, 0, { 0 }, NULL, 0 };
+	char err[512];
+	int r = infer_model_run(m, sig, &t, 1, &o, 1, err, sizeof(err));
+	if (r)
+		fail_msg("run %s: %s", sig, err);
+	assert_int_equal(o.dtype, INFER_DT_FLOAT);
+	assert_int_equal(o.rank, rank);
+	assert_int_equal(o.dims[0], 4);
+	assert_int_equal(o.size, sizeof(x));
+	for (int i = 0; i < 4; i++)
+		assert_float_equal(((float *)o.data)[i], 0.5f * x[i] + add, 1e-6);
+	free(o.data);
+}
+
+static void test_tf1_half_plus_two(void **state)
+{
+	(void)state;
+	struct infer_model *m;
+	char err[1024];
+	int r = infer_model_load_path(tf1, NULL, err, sizeof(err), &m);
+	if (r)
+		fail_msg("load: %s", err);
+	assert_int_equal(infer_model_format(m), INFER_FORMAT_SAVED_MODEL);
+	run_hp2(m, NULL, "x", "y", 2.0f);
+	run_hp2(m, "serving_default", "x", "y", 2.0f);
+	run_hp2(m, "regress_x2_to_y3", "inputs", "outputs", 3.0f);
+	/* metadata */
+	const struct infer_signature_info *s = infer_model_find_signature(m, NULL);
+	assert_string_equal(s->name, "serving_default");
+	assert_string_equal(s->method_name, "tensorflow/serving/predict");
+	assert_int_equal(s->n_inputs, 1);
+	assert_string_equal(s->inputs[0].name, "x");
+	assert_string_equal(s->inputs[0].tensor_name, "x:0");
+	assert_int_equal(s->inputs[0].rank, 2);
+	assert_int_equal(s->inputs[0].dims[0], -1);
+	assert_int_equal(s->inputs[0].dims[1], 1);
+	/* string-input signatures are listed but unavailable */
+	s = infer_model_find_signature(m, "classify_x_to_y");
+	assert_non_null(s);
+	assert_false(s->available);
+	assert_non_null(strstr(s->error, "DT_STRING"));
+	float x = 1;
+	struct infer_tensor t = { "inputs", INFER_DT_FLOAT, 1, { 1 }, &x, 4 };
+	r = infer_model_run(m, "classify_x_to_y", &t, 1, NULL, 0, err, sizeof(err));
+	assert_int_equal(r, INFER_E_UNAVAILABLE);
+	assert_null(infer_model_find_signature(m, "nope"));
+	size_t n = infer_model_signature_count(m);
+	assert_int_equal(n, 5);
+	for (size_t i = 1; i < n; i++)
+		assert_true(strcmp(infer_model_signature(m, i - 1)->name,
+				   infer_model_signature(m, i)->name) < 0);
+	infer_model_free(m);
+}
+
+static void test_tf2_half_plus_two(void **state)
+{
+	(void)state;
+	struct infer_model *m;
+	char err[1024];
+	int r = infer_model_load_path(tf2, NULL, err, sizeof(err), &m);
+	if (r)
+		fail_msg("load: %s", err);
+	const struct infer_signature_info *s = infer_model_find_signature(m, NULL);
+	assert_int_equal(s->inputs[0].rank, 1);
+	/* the TF2 signatures take [1]-shaped inputs */
+	float x = 3.0f;
+	struct infer_tensor t = { "x", INFER_DT_FLOAT, 1, { 1 }, &x, 4 };
+	float y = 0;
+	struct infer_tensor o = { "y", 0, 0, { 0 }, &y, sizeof(y) };
+	r = infer_model_run(m, NULL, &t, 1, &o, 1, err, sizeof(err));
+	if (r)
+		fail_msg("run: %s", err);
+	assert_float_equal(y, 3.5f, 1e-6);
+	t.name = "inputs";
+	o.name = "outputs";
+	r = infer_model_run(m, "regress_x2_to_y3", &t, 1, &o, 1, err, sizeof(err));
+	assert_int_equal(r, 0);
+	assert_float_equal(y, 4.5f, 1e-6);
+	o.name = "scores";
+	r = infer_model_run(m, "classify_x2_to_y3", &t, 1, &o, 1, err, sizeof(err));
+	assert_int_equal(r, 0);
+	assert_float_equal(y, 4.5f, 1e-6);
+	infer_model_free(m);
+}
+
+static void test_bad_inputs(void **state)
+{
+	(void)state;
+	struct infer_model *m;
+	char err[1024];
+	assert_int_equal(infer_model_load_path(tf1, NULL, err, sizeof(err), &m), 0);
+	float x[2] = { 1, 2 };
+	int32_t xi[2] = { 1, 2 };
+	struct infer_tensor t = { "x", INFER_DT_INT32, 2, { 2, 1 }, xi, sizeof(xi) };
+	assert_int_equal(infer_model_run(m, NULL, &t, 1, NULL, 0, err, sizeof(err)),
+			 INFER_E_BAD_INPUT);
+	assert_non_null(strstr(err, "DT_FLOAT"));
+	t = (struct infer_tensor){ "x", INFER_DT_FLOAT, 2, { 1, 2 }, x, sizeof(x) };
+	assert_int_equal(infer_model_run(m, NULL, &t, 1, NULL, 0, err, sizeof(err)),
+			 INFER_E_BAD_INPUT); /* dim 1 must be 1 */
+	t = (struct infer_tensor){ "x", INFER_DT_FLOAT, 3, { 2, 1, 1 }, x, sizeof(x) };
+	assert_int_equal(infer_model_run(m, NULL, &t, 1, NULL, 0, err, sizeof(err)),
+			 INFER_E_BAD_INPUT); /* rank */
+	t = (struct infer_tensor){ "x", INFER_DT_FLOAT, 2, { 2, 1 }, x, 4 };
+	assert_int_equal(infer_model_run(m, NULL, &t, 1, NULL, 0, err, sizeof(err)),
+			 INFER_E_BAD_INPUT); /* size */
+	t = (struct infer_tensor){ "z", INFER_DT_FLOAT, 2, { 2, 1 }, x, sizeof(x) };
+	assert_int_equal(infer_model_run(m, NULL, &t, 1, NULL, 0, err, sizeof(err)),
+			 INFER_E_BAD_INPUT); /* name */
+	t = (struct infer_tensor){ "x", INFER_DT_FLOAT, 2, { 100000, 1 }, NULL, 400000 };
+	assert_int_equal(infer_model_run(m, NULL, &t, 1, NULL, 0, err, sizeof(err)),
+			 INFER_E_LIMIT); /* batch above max_batch */
+	t = (struct infer_tensor){ "x", INFER_DT_FLOAT, 2, { 2, 1 }, x, sizeof(x) };
+	float small;
+	struct infer_tensor o = { "y", 0, 0, { 0 }, &small, sizeof(small) };
+	assert_int_equal(infer_model_run(m, NULL, &t, 1, &o, 1, err, sizeof(err)),
+			 INFER_E_BAD_INPUT); /* output buffer too small */
+	assert_int_equal(o.dims[0], 2);
+	o = (struct infer_tensor){ "nope", 0, 0, { 0 }, NULL, 0 };
+	assert_int_equal(infer_model_run(m, NULL, &t, 1, &o, 1, err, sizeof(err)),
+			 INFER_E_NOT_FOUND);
+	assert_null(o.data);
+	assert_int_equal(infer_model_run(m, "nope", &t, 1, NULL, 0, err, sizeof(err)),
+			 INFER_E_NOT_FOUND);
+	/* batch 0 is a valid, empty run */
+	t = (struct infer_tensor){ "x", INFER_DT_FLOAT, 2, { 0, 1 }, x, 0 };
+	o = (struct infer_tensor){ "y", 0, 0, { 0 }, NULL, 0 };
+	assert_int_equal(infer_model_run(m, NULL, &t, 1, &o, 1, err, sizeof(err)), 0);
+	assert_int_equal(o.dims[0], 0);
+	free(o.data);
+	assert_int_equal(infer_model_prepare(m, NULL, 8, err, sizeof(err)), 0);
+	infer_model_free(m);
+}
+
+/* A file callback over memory: the model never touches the file system. */
+struct memfs {
+	const char *name;
+	const void *data;
+	size_t len;
+	int reads;
+};
+
+static int mem_read(void *ud, const char *path, size_t max, void **ret, size_t *ret_len)
+{
+	struct memfs *m = ud;
+	if (strcmp(path, m->name))
+		return -ENOENT;
+	if (m->len > max)
+		return CC_E_TOOBIG;
+	void *c = malloc(m->len ? m->len : 1);
+	if (!c)
+		return -ENOMEM;
+	memcpy(c, m->data, m->len);
+	*ret = c;
+	*ret_len = m->len;
+	m->reads++;
+	return 0;
+}
+
+static void test_callback_and_bad_models(void **state)
+{
+	(void)state;
+	char path[4200];
+	snprintf(path, sizeof(path), "%s/saved_model.pb", tf1);
+	uint8_t *pb;
+	size_t len;
+	assert_int_equal(cc_file_read(path, 1 << 24, false, &pb, &len), 0);
+	struct memfs mf = { "saved_model.pb", pb, len, 0 };
+	struct infer_fs fs = { &mf, mem_read, NULL };
+	struct infer_model *m;
+	char err[1024];
+	/* variables are missing from this file system */
+	int r = infer_model_load(&fs, NULL, err, sizeof(err), &m);
+	assert_int_not_equal(r, 0);
+	assert_non_null(strstr(err, "variables"));
+	/* truncated protobuf */
+	for (size_t cut = 1; cut < len; cut += len / 7) {
+		mf.len = cut;
+		r = infer_model_load(&fs, NULL, err, sizeof(err), &m);
+		assert_int_not_equal(r, 0);
+	}
+	/* nothing there */
+	mf.name = "other";
+	r = infer_model_load(&fs, NULL, err, sizeof(err), &m);
+	assert_int_equal(r, INFER_E_NOT_FOUND);
+	/* garbage ONNX */
+	mf.name = "model.onnx";
+	mf.len = 64;
+	r = infer_model_load(&fs, NULL, err, sizeof(err), &m);
+	assert_int_not_equal(r, 0);
+	/* size cap */
+	struct infer_model_opts o = { 0 };
+	o.max_file_size = 10;
+	mf.name = "saved_model.pb";
+	mf.len = len;
+	r = infer_model_load(&fs, &o, err, sizeof(err), &m);
+	assert_int_not_equal(r, 0);
+	free(pb);
+}
+
+static void test_npy(void **state)
+{
+	(void)state;
+	int32_t v[6] = { 1, 2, 3, 4, 5, 6 };
+	struct infer_tensor t = { NULL, INFER_DT_INT32, 2, { 2, 3 }, v, sizeof(v) };
+	void *buf;
+	size_t len;
+	assert_int_equal(infer_npy_write(&t, &buf, &len), 0);
+	assert_int_equal(len % 64, sizeof(v) % 64);
+	struct infer_tensor p;
+	assert_int_equal(infer_npy_parse(buf, len, &p), 0);
+	assert_int_equal(p.dtype, INFER_DT_INT32);
+	assert_int_equal(p.rank, 2);
+	assert_int_equal(p.dims[1], 3);
+	assert_memory_equal(p.data, v, sizeof(v));
+	for (size_t cut = 0; cut < len; cut++)
+		assert_int_not_equal(infer_npy_parse(buf, cut, &p), 0);
+	((char *)buf)[8] = (char)0xff; /* header length past the end */
+	assert_int_not_equal(infer_npy_parse(buf, len, &p), 0);
+	free(buf);
+}
+
+static void test_snappy_crc(void **state)
+{
+	(void)state;
+	/* crc32c("123456789") = 0xE3069283 */
+	assert_int_equal(ir_crc32c(0, "123456789", 9), 0xE3069283u);
+	/* literal "abc" then copy (offset 3, length 6) */
+	const uint8_t s[] = { 9, 2 << 2, 'a', 'b', 'c', (uint8_t)(((6 - 4) << 2) | 1), 3 };
+	uint8_t *out;
+	size_t n;
+	assert_int_equal(ir_snappy_uncompress(s, sizeof(s), &out, &n, 100), 0);
+	assert_int_equal(n, 9);
+	assert_memory_equal(out, "abcabcabc", 9);
+	free(out);
+	const uint8_t bad1[] = { 9, 2 << 2, 'a', 'b', 'c', (uint8_t)(((6 - 4) << 2) | 1), 4 };
+	assert_int_equal(ir_snappy_uncompress(bad1, sizeof(bad1), &out, &n, 100), INFER_E_FORMAT);
+	const uint8_t bad2[] = { 20, 2 << 2, 'a', 'b', 'c' };
+	assert_int_equal(ir_snappy_uncompress(bad2, sizeof(bad2), &out, &n, 100), INFER_E_FORMAT);
+	assert_int_equal(ir_snappy_uncompress(bad2, sizeof(bad2), &out, &n, 10), INFER_E_LIMIT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tf1_half_plus_two),
+		cmocka_unit_test(test_tf2_half_plus_two),
+		cmocka_unit_test(test_bad_inputs),
+		cmocka_unit_test(test_callback_and_bad_models),
+		cmocka_unit_test(test_npy),
+		cmocka_unit_test(test_snappy_crc),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
