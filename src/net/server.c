@@ -44,9 +44,13 @@ struct net_request *req_new(struct conn *c, enum net_transport t)
 		w->free_reqs = req->free_next;
 		w->n_free_reqs--;
 		struct cc_buf hb = req->hbuf, body = req->body;
+		struct net_header *hdrs = req->hdrs;
+		size_t hcap = req->hdrs_cap;
 		memset(req, 0, sizeof(*req));
 		req->hbuf = hb;
 		req->body = body;
+		req->hdrs = hdrs;
+		req->hdrs_cap = hcap;
 		cc_buf_reset(&req->hbuf);
 		cc_buf_reset(&req->body);
 	} else {
@@ -101,16 +105,15 @@ void req_free(struct net_request *req)
 			req->next->prev = req->prev;
 	}
 	resp_clear(&req->r);
-	free(req->hdrs);
-	req->hdrs = NULL;
 	struct worker *w = c ? c->w : NULL;
 	if (w && w->n_free_reqs < REQ_FREELIST_MAX && req->hbuf.cap <= REQ_KEEP_CAP &&
-	    req->body.cap <= REQ_KEEP_CAP) {
+	    req->body.cap <= REQ_KEEP_CAP && req->hdrs_cap <= 256) {
 		req->free_next = w->free_reqs;
 		w->free_reqs = req;
 		w->n_free_reqs++;
 		return;
 	}
+	free(req->hdrs);
 	cc_buf_free(&req->hbuf);
 	cc_buf_free(&req->body);
 	free(req);
@@ -149,9 +152,14 @@ static int req_index_headers(struct net_request *req)
 	size_t n = 0;
 	const char *p = (const char *)req->hbuf.data;
 	const char *end = p + req->hbuf.len;
-	req->hdrs = calloc(req->n_pairs ? req->n_pairs : 1, sizeof(*req->hdrs));
-	if (!req->hdrs)
-		return -ENOMEM;
+	if (req->hdrs_cap < req->n_pairs || !req->hdrs) {
+		size_t cap = req->n_pairs < 16 ? 16 : req->n_pairs;
+		struct net_header *h = realloc(req->hdrs, cap * sizeof(*h));
+		if (!h)
+			return -ENOMEM;
+		req->hdrs = h;
+		req->hdrs_cap = cap;
+	}
 	while (p && p < end) {
 		const char *name = p;
 		const char *value = name + strlen(name) + 1;
@@ -1674,6 +1682,7 @@ static void server_destroy(struct net_server *srv)
 			while (w->free_reqs) {
 				struct net_request *q = w->free_reqs;
 				w->free_reqs = q->free_next;
+				free(q->hdrs);
 				cc_buf_free(&q->hbuf);
 				cc_buf_free(&q->body);
 				free(q);

@@ -59,7 +59,7 @@ struct net_request {
 	struct cc_buf hbuf;  /* "name\0value\0" pairs, pseudo-headers included */
 	size_t n_pairs;
 	struct net_header *hdrs;
-	size_t n_hdrs;
+	size_t n_hdrs, hdrs_cap; /* hdrs is kept when the request is recycled */
 	const char *method, *path;
 	struct cc_buf body;
 	uint64_t deadline_ns;

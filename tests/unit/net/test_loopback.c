@@ -20,6 +20,7 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "ccserve/net.h"
@@ -242,8 +243,9 @@ static void handler(void *ud, struct net_request *req)
 	}
 	r.headers = hs;
 	r.n_headers = nh;
-	int rc = net_response_send(req, &r);
-	if (strcmp(path, "/bad-header") == 0)
+	bool expect_bad = strcmp(path, "/bad-header") == 0;
+	int rc = net_response_send(req, &r); /* req (and path) gone after this */
+	if (expect_bad)
 		assert_int_equal(rc, NET_E_CONFIG);
 	else
 		assert_int_equal(rc, 0);
@@ -478,6 +480,70 @@ static void test_tls_verify(void **state)
 	net_grpc_reply_clear(&rep);
 	net_grpc_client_free(g);
 	net_server_free(srv);
+}
+
+/* Custom TLS extension through ctx_hook on both sides (the mechanism an
+ * attested-TLS mode will use to carry evidence). */
+#define TEST_EXT_TYPE 1000 /* unassigned in the IANA registry */
+static int ext_seen;
+
+static int ext_add(SSL *s, unsigned int type, unsigned int context, const unsigned char **out,
+		   size_t *outlen, X509 *x, size_t chainidx, int *al, void *add_arg)
+{
+	static const unsigned char payload[] = "evidence";
+	*out = payload;
+	*outlen = sizeof(payload) - 1;
+	return 1;
+}
+
+static int ext_parse(SSL *s, unsigned int type, unsigned int context, const unsigned char *in,
+		     size_t inlen, X509 *x, size_t chainidx, int *al, void *parse_arg)
+{
+	if (inlen == 8 && memcmp(in, "evidence", 8) == 0)
+		__atomic_add_fetch(&ext_seen, 1, __ATOMIC_SEQ_CST);
+	return 1;
+}
+
+static int client_hook(void *ud, struct ssl_ctx_st *ctx)
+{
+	return SSL_CTX_add_custom_ext(ctx, TEST_EXT_TYPE, SSL_EXT_CLIENT_HELLO, ext_add, NULL, NULL,
+				      NULL, NULL) == 1 ? 0 : -1;
+}
+
+static int server_hook(void *ud, struct ssl_ctx_st *ctx)
+{
+	return SSL_CTX_add_custom_ext(ctx, TEST_EXT_TYPE, SSL_EXT_CLIENT_HELLO, NULL, NULL, NULL,
+				      ext_parse, NULL) == 1 ? 0 : -1;
+}
+
+static int failing_hook(void *ud, struct ssl_ctx_st *ctx)
+{
+	return -EPERM;
+}
+
+static void test_tls_hooks(void **state)
+{
+	struct net_tls_opts tls = {.cert_pem = pki.server_cert_pem, .key_pem = pki.server_key_pem,
+				   .ctx_hook = server_hook};
+	const char *listen[] = {"127.0.0.1:0"};
+	struct net_server_opts o = {.listen = listen, .n_listen = 1, .tls = &tls, .io_threads = 1,
+				    .handler = handler};
+	struct net_server *srv = NULL;
+	assert_int_equal(net_server_new(&srv, &o), 0);
+	assert_int_equal(net_server_start(srv), 0);
+	uint16_t port = net_server_port(srv, 0);
+	struct net_tls_opts ctls = {.ca_pem = pki.ca_pem, .ctx_hook = client_hook};
+	struct net_http_client *c = http_client(port, &ctls, "localhost", false);
+	struct net_http_response r;
+	ext_seen = 0;
+	assert_int_equal(net_http_client_request(c, "GET", "/hello", NULL, 0, NULL, 0, &r), 0);
+	net_http_response_clear(&r);
+	net_http_client_free(c);
+	assert_int_equal(__atomic_load_n(&ext_seen, __ATOMIC_SEQ_CST), 1);
+	net_server_free(srv);
+	/* a hook's error fails the constructor with it */
+	tls.ctx_hook = failing_hook;
+	assert_int_equal(net_server_new(&srv, &o), -EPERM);
 }
 
 static void test_mtls(void **state)
@@ -795,6 +861,7 @@ int main(void)
 		cmocka_unit_test(test_http1_tls),
 		cmocka_unit_test(test_tls_verify),
 		cmocka_unit_test(test_mtls),
+		cmocka_unit_test(test_tls_hooks),
 		cmocka_unit_test(test_grpc_unary),
 		cmocka_unit_test(test_grpc_many_streams),
 		cmocka_unit_test(test_grpc_deadline_cancel),
