@@ -5,7 +5,7 @@
  * next to what it is made of, measured in the same run:
  *   - TLS handshakes alone (connect, TLS 1.3 handshake, close),
  *   - quote verification alone (attest_verify of one sim quote, no policy).
- * The broker runs in a child process (2 workers, 1 I/O thread); clients are
+ * The broker runs in a child process (2 workers, 2 I/O threads); clients are
  * threads of this process on the same machine, so the figures are for the
  * whole exchange on the machine's cores.
  *   bench_kbs [--smoke] [--seconds N]
@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -34,6 +35,35 @@
 #include <openssl/x509v3.h>
 
 static char dir[64], sim[96], ca_path[128], url[64];
+static pid_t broker_pid;
+
+/* CPU seconds (user + system) used so far by the broker child. */
+static double broker_cpu(void)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)broker_pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	const char *p = strrchr(buf, ')');
+	unsigned long ut = 0, st = 0;
+	/* fields after ")": state ppid pgrp session tty tpgid flags minflt
+	 * cminflt majflt cmajflt utime stime */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double self_cpu(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
 static const char *RES = "bench/volume/key";
 static int port;
 
@@ -152,7 +182,7 @@ static pid_t start_broker(void)
 	if ((r = kbs_broker_new(&b, &bo)))
 		die("broker", r);
 	struct kbs_server_opts sv = {.listen = "127.0.0.1:0", .cert_path = cert, .key_path = key,
-				     .broker = b, .workers = 2, .io_threads = 1,
+				     .broker = b, .workers = 2, .io_threads = 2,
 				     .max_connections = 4096};
 	if ((r = kbs_server_new(&srv, &sv)) || (r = kbs_server_start(srv)))
 		die("server", r);
@@ -220,7 +250,24 @@ struct job {
 	unsigned long errors;
 	SSL_CTX *ctx;
 	struct kbs_quote_provider *prov;
+	struct kbs_transport *https;
+	/* per-step wall time of the HTTP exchanges, summed (ns) */
+	uint64_t step_ns[3];
+	unsigned long steps[3];
 };
+
+/* A transport that times each exchange around the HTTPS one. */
+static int timed_request(void *ud, const char *method, const char *path, const char *cookie,
+			 const void *body, size_t len, struct kbs_http_reply *ret)
+{
+	struct job *j = ud;
+	int k = strstr(path, "/auth") ? 0 : strstr(path, "/attest") ? 1 : 2;
+	uint64_t t0 = cc_mono_ns();
+	int r = j->https->request(j->https->userdata, method, path, cookie, body, len, ret);
+	j->step_ns[k] += cc_mono_ns() - t0;
+	j->steps[k]++;
+	return r;
+}
 
 static int handshake_once(SSL_CTX *ctx)
 {
@@ -255,16 +302,16 @@ static void *worker(void *ud)
 		if (j->mode == HANDSHAKE) {
 			r = handshake_once(j->ctx);
 		} else {
-			struct kbs_transport *t = NULL;
+			/* A new TLS connection (full handshake) per flow; the
+			 * client's SSL_CTX is set up once per thread. */
+			struct kbs_transport t = {j, timed_request};
 			uint8_t *s = NULL;
 			size_t n = 0;
-			r = kbs_https_transport_new(&t, url, ca_path, 30000);
-			if (!r)
-				r = kbs_client_fetch(t, j->prov, RES, &s, &n);
+			kbs_https_transport_disconnect(j->https);
+			r = kbs_client_fetch(&t, j->prov, RES, &s, &n);
 			if (!r && (n != 32 || s[0] != 0x5a))
 				r = -EIO;
 			cc_secure_free(s);
-			kbs_https_transport_free(t);
 		}
 		if (r)
 			j->errors++;
@@ -278,6 +325,8 @@ struct result {
 	double p50, p99, rate;
 	unsigned long errors;
 	size_t n;
+	double step_ms[3]; /* mean auth (incl. handshake), attest, resource */
+	double broker_cpu_ms, client_cpu_ms; /* per completed operation */
 };
 
 static struct result run(enum mode m, unsigned clients, double seconds)
@@ -291,25 +340,40 @@ static struct result run(enum mode m, unsigned clients, double seconds)
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF); /* full handshakes */
 	struct job *jobs = calloc(clients, sizeof *jobs);
 	pthread_t *th = calloc(clients, sizeof *th);
+	double bc0 = broker_cpu(), cc0 = self_cpu();
 	uint64_t t0 = cc_mono_ns();
 	uint64_t deadline = t0 + (uint64_t)(seconds * 1e9);
 	for (unsigned i = 0; i < clients; i++) {
-		jobs[i] = (struct job){m, deadline, &l, 0, ctx, NULL};
+		jobs[i] = (struct job){.mode = m, .deadline = deadline, .lat = &l, .ctx = ctx};
 		if (m == FULL) {
 			int r = kbs_attest_provider_new(&jobs[i].prov, "sim", sim, NULL);
+			if (!r)
+				r = kbs_https_transport_new(&jobs[i].https, url, ca_path, 30000);
 			if (r)
-				die("provider", r);
+				die("client setup", r);
 		}
 		pthread_create(&th[i], NULL, worker, &jobs[i]);
 	}
 	struct result res = {0};
+	unsigned long steps[3] = {0};
 	for (unsigned i = 0; i < clients; i++) {
 		pthread_join(th[i], NULL);
 		res.errors += jobs[i].errors;
+		for (int k = 0; k < 3; k++) {
+			res.step_ms[k] += (double)jobs[i].step_ns[k] / 1e6;
+			steps[k] += jobs[i].steps[k];
+		}
 		kbs_attest_provider_free(jobs[i].prov);
+		kbs_https_transport_free(jobs[i].https);
 	}
+	for (int k = 0; k < 3; k++)
+		res.step_ms[k] = steps[k] ? res.step_ms[k] / (double)steps[k] : 0;
 	double el = (double)(cc_mono_ns() - t0) / 1e9;
 	res.n = l.n;
+	if (l.n) {
+		res.broker_cpu_ms = (broker_cpu() - bc0) * 1000 / (double)l.n;
+		res.client_cpu_ms = (self_cpu() - cc0) * 1000 / (double)l.n;
+	}
 	res.rate = (double)l.n / el;
 	res.p50 = pct(&l, 0.50);
 	res.p99 = pct(&l, 0.99);
@@ -389,20 +453,37 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL); /* the child waits for it */
 	pid_t child = start_broker();
+	broker_pid = child;
 	snprintf(url, sizeof url, "https://127.0.0.1:%d", port);
 
 	double vus, vrate;
 	bench_verify(seconds, &vus, &vrate);
-	printf("bench_kbs: %.1f s per measurement, broker with 2 workers + 1 I/O thread, "
-	       "clients in-process, %ld online CPUs\n", seconds, sysconf(_SC_NPROCESSORS_ONLN));
+	double la[3] = {0};
+	if (getloadavg(la, 3) < 1)
+		la[0] = -1;
+	printf("bench_kbs: load average %.2f at start; %.1f s per measurement, broker with 2 workers + 2 I/O threads, "
+	       "clients in-process, %ld online CPUs\n", la[0], seconds, sysconf(_SC_NPROCESSORS_ONLN));
 	printf("quote verification alone (1 thread): %.0f us/quote, %.0f quotes/s\n", vus, vrate);
 	struct result h1 = run(HANDSHAKE, 1, seconds), h32 = run(HANDSHAKE, 32, seconds);
 	struct result f1 = run(FULL, 1, seconds), f32 = run(FULL, 32, seconds);
-	printf("%-34s %8s %9s %9s %11s %7s\n", "", "clients", "p50 ms", "p99 ms", "per second", "errors");
-	printf("%-34s %8u %9.2f %9.2f %11.0f %7lu\n", "TLS 1.3 handshake alone", 1, h1.p50, h1.p99, h1.rate, h1.errors);
-	printf("%-34s %8u %9.2f %9.2f %11.0f %7lu\n", "TLS 1.3 handshake alone", 32, h32.p50, h32.p99, h32.rate, h32.errors);
-	printf("%-34s %8u %9.2f %9.2f %11.0f %7lu\n", "full flow (releases)", 1, f1.p50, f1.p99, f1.rate, f1.errors);
-	printf("%-34s %8u %9.2f %9.2f %11.0f %7lu\n", "full flow (releases)", 32, f32.p50, f32.p99, f32.rate, f32.errors);
+	printf("%-26s %7s %8s %8s %10s %6s %12s %12s\n", "", "clients", "p50 ms", "p99 ms",
+	       "per second", "errors", "broker CPU", "client CPU");
+	const struct { const char *name; unsigned c; struct result *r; } rows[] = {
+		{"TLS 1.3 handshake alone", 1, &h1}, {"TLS 1.3 handshake alone", 32, &h32},
+		{"full flow (releases)", 1, &f1}, {"full flow (releases)", 32, &f32}};
+	for (size_t i = 0; i < 4; i++)
+		printf("%-26s %7u %8.2f %8.2f %10.0f %6lu %9.2f ms %9.2f ms\n", rows[i].name, rows[i].c,
+		       rows[i].r->p50, rows[i].r->p99, rows[i].r->rate, rows[i].r->errors,
+		       rows[i].r->broker_cpu_ms, rows[i].r->client_cpu_ms);
+	double ncpu = (double)sysconf(_SC_NPROCESSORS_ONLN);
+	if (f32.broker_cpu_ms > 0)
+		printf("CPU-bound capacity on %.0f cores: broker alone %.0f releases/s (clients elsewhere); "
+		       "broker + these clients %.0f releases/s\n", ncpu, ncpu * 1000 / f32.broker_cpu_ms,
+		       ncpu * 1000 / (f32.broker_cpu_ms + f32.client_cpu_ms));
+	printf("full flow steps, mean ms (1 / 32 clients): auth incl. TLS handshake %.2f / %.2f, "
+	       "attest %.2f / %.2f, resource %.2f / %.2f; the rest of the p50 is client CPU "
+	       "(key, quote, JWE)\n", f1.step_ms[0], f32.step_ms[0], f1.step_ms[1], f32.step_ms[1],
+	       f1.step_ms[2], f32.step_ms[2]);
 	if (h1.p50 > 0 && vus > 0)
 		printf("ratios: full-flow p50 at 1 client = %.1f handshakes = %.1f quote verifications; "
 		       "releases/s at 32 = %.2f x handshakes/s at 32\n",

@@ -378,7 +378,7 @@ struct kbs_server_opts {
 					memory, wiped after the TLS context
 					is built) */
 	struct kbs_broker *broker;   /* required, not owned */
-	unsigned io_threads;         /* 0 = 1 */
+	unsigned io_threads;         /* 0 = online CPUs */
 	unsigned workers;            /* broker threads; 0 = online CPUs */
 	unsigned queue_max;          /* pending requests; 0 = 1024 (then 503) */
 	uint32_t header_timeout_ms;  /* handshake + headers; 0 = 10 s */
@@ -387,8 +387,8 @@ struct kbs_server_opts {
 	uint32_t max_connections;    /* 0 = 1024 */
 };
 
-/* TLS 1.3 only, HTTP/1.1 only.  Bodies above KBS_BODY_MAX are refused by the
- * HTTP layer (413).  Errors: -EINVAL, -errno reading files, net errors
+/* TLS 1.3 only, HTTP/1.1 only.  Bodies above KBS_BODY_MAX are refused (413)
+ * by the broker, and audited; above 4 x KBS_BODY_MAX by the HTTP layer.  Errors: -EINVAL, -errno reading files, net errors
  * (bind, TLS). */
 int kbs_server_new(struct kbs_server **ret, const struct kbs_server_opts *o);
 uint16_t kbs_server_port(const struct kbs_server *s);
@@ -427,15 +427,19 @@ struct kbs_quote_provider {
 		     uint8_t **ret, size_t *ret_len);
 };
 
-/* HTTPS transport: HTTP/1.1 over TLS 1.3 to url ("https://host:port"),
- * trusting only the CA certificates in ca_path (the broker's CA is pinned;
- * the certificate must name host, or its IP).  One connection, kept alive
- * across requests.  timeout_ms bounds connect and each request (0 = 30 s).
- * Errors: -EINVAL (bad URL), -errno, KBS_E_HTTP (TLS setup). */
+/* HTTPS transport (net library client): HTTP/1.1 over TLS 1.3 to url
+ * ("https://host:port"), trusting only the CA certificates in ca_path (the
+ * broker's CA is pinned; the certificate must name host, or its IP).  One
+ * connection, kept alive across requests.  timeout_ms bounds connect and each
+ * request (0 = 30 s).  Errors: -EINVAL (bad URL), -errno reading ca_path,
+ * KBS_E_HTTP (client setup; the cause is logged). */
 int kbs_https_transport_new(struct kbs_transport **ret, const char *url,
 			    const char *ca_path, unsigned timeout_ms);
 void kbs_https_transport_free(struct kbs_transport *t);  /* NULL-safe */
-/* TLS handshakes made so far (for benchmarks and tests). */
+/* Close the connection and the TLS context (the next request builds a new
+ * client and makes a full TLS handshake). */
+void kbs_https_transport_disconnect(struct kbs_transport *t);
+/* Clients (hence connections) set up so far, for benchmarks and tests. */
 unsigned kbs_https_transport_handshakes(const struct kbs_transport *t);
 
 /* The whole flow over a transport: auth, fresh TEE key, quote over the bound

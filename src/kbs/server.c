@@ -196,11 +196,13 @@ int kbs_server_new(struct kbs_server **ret, const struct kbs_server_opts *o)
 		.n_listen = 1,
 		.tls = &tls,
 		.disable_h2 = true,
-		.io_threads = o->io_threads ? o->io_threads : 1,
+		.io_threads = o->io_threads, /* 0: net's default (online CPUs) */
 		.limits = {
 			.max_header_bytes = 16384,
 			.max_headers = 64,
-			.max_body = KBS_BODY_MAX,
+			/* The broker refuses (and audits) bodies above
+			 * KBS_BODY_MAX itself; the HTTP layer stops at 4x. */
+			.max_body = (size_t)KBS_BODY_MAX * 4,
 			.max_connections = o->max_connections ? o->max_connections : 1024,
 			.header_timeout_ms = o->header_timeout_ms ? o->header_timeout_ms : 10000,
 			.read_timeout_ms = o->read_timeout_ms ? o->read_timeout_ms : 10000,

@@ -317,16 +317,21 @@ def body(d):
     check("unknown resource audited", audit_has(b, "unknown-resource"))
 
     # Oversized body and malformed JSON.
-    # The broker answers 413 as soon as it sees the announced length, before the
-    # body: send the headers only and read the answer.
+    c4 = Client(b, ca)
+    c4.auth()
+    expect("oversized body refused", c4.req("POST", "/kbs/v0/attest", raw=b"{" + b" " * (300 * 1024) + b"}"),
+           413, "body-too-large")
+    check("oversized body audited", audit_has(b, "body-too-large"))
+    # Far above: the HTTP layer answers 413 as soon as it sees the announced
+    # length, before the body: send the headers only and read the answer.
     ctx = ssl.create_default_context(cafile=ca)
     with socket.create_connection(("127.0.0.1", b.port)) as raw_s:
         with ctx.wrap_socket(raw_s, server_hostname="127.0.0.1") as t:
             t.sendall(b"POST /kbs/v0/attest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                      b"Content-Length: 307200\r\n\r\n{")
+                      b"Content-Length: 104857600\r\n\r\n{")
             t.settimeout(10)
             head = t.recv(4096)
-    check("oversized body refused (413)", head.startswith(b"HTTP/1.1 413"), head[:60])
+    check("100 MB body refused by the HTTP layer (413)", head.startswith(b"HTTP/1.1 413"), head[:60])
     c5 = Client(b, ca)
     expect("malformed JSON refused", c5.req("POST", "/kbs/v0/auth", raw=b'{"version":"0.4.0",'),
            400, "malformed-request")
