@@ -121,6 +121,10 @@ static void finish_grpc(struct rctx *c, const struct serve_status *st, uint8_t *
 		r.msg = msg;
 		r.msg_len = len;
 		r.msg_free = free_body;
+		/* Answer gzip-compressed requests with gzip (when the client
+		 * accepts it; net checks grpc-accept-encoding). */
+		const char *enc = net_request_header(c->req, "grpc-encoding");
+		r.compress = enc && !strcmp(enc, "gzip");
 	} else {
 		free(msg);
 		r.message = st->msg;
