@@ -77,8 +77,10 @@ def load(port, msg, streams, seconds):
 
 
 def engine(model_dir, inp, rows, iters):
+    # Same OpenMP policy as the server runs with, so the two compare.
+    env = dict(os.environ, OMP_WAIT_POLICY="passive")
     p = subprocess.run([args.load, "engine", model_dir, inp, str(rows), str(iters)],
-                       capture_output=True, text=True, timeout=600)
+                       capture_output=True, text=True, timeout=600, env=env)
     if p.returncode != 0:
         print("  engine failed: " + p.stderr.strip()[-300:])
         return None
@@ -154,7 +156,7 @@ if not resnet:
 if resnet:
     rdir = os.path.join(resnet, "1")
     print("== (b) ResNet-50 batch 1: server vs engine alone")
-    eng = engine(rdir, "input", -1, 30)
+    eng = engine(rdir, "input", -1, 20)
     msg = request("resnet", "input", [1, 224, 224, 3], 0.5)
     srv = ccserve(resnet, "resnet")
     r1 = load(srv.grpc_port, msg, 1, 10) if srv.grpc_port else None
