@@ -40,12 +40,27 @@ struct serve_metrics {
 	bool dropped_logged;
 };
 
+static double lat_bounds[LAT_BUCKETS];
+static pthread_once_t bounds_once = PTHREAD_ONCE_INIT;
+
+static void bounds_init(void)
+{
+	for (int i = 0; i < LAT_BUCKETS; i++)
+		lat_bounds[i] = 10.0 * pow(1.8, i);
+}
+
+static double lat_bound(int i)
+{
+	return lat_bounds[i];
+}
+
 int serve_metrics_new(struct serve_metrics **ret)
 {
 	struct serve_metrics *m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_once(&bounds_once, bounds_init);
 	m->start_s = cc_wall_s();
 	*ret = m;
 	return 0;
@@ -110,19 +125,20 @@ static struct series *get(struct serve_metrics *m, enum series_kind k, const cha
 	return s;
 }
 
-static double lat_bound(int i)
-{
-	return 10.0 * pow(1.8, i);
-}
-
 static void observe_lat(struct series *s, double us)
 {
 	s->count++;
 	s->sum += us;
-	int i = 0;
-	while (i < LAT_BUCKETS && us > lat_bound(i))
-		i++;
-	s->buckets[i]++;
+	/* Binary search over the ascending bounds. */
+	int lo = 0, hi = LAT_BUCKETS;
+	while (lo < hi) {
+		int mid = (lo + hi) / 2;
+		if (us > lat_bounds[mid])
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	s->buckets[lo]++;
 }
 
 void serve_metrics_request(struct serve_metrics *m, const char *model, const char *api,

@@ -121,6 +121,10 @@ static void finish_grpc(struct rctx *c, const struct serve_status *st, uint8_t *
 		r.msg = msg;
 		r.msg_len = len;
 		r.msg_free = free_body;
+		/* Answer gzip-compressed requests with gzip (when the client
+		 * accepts it; net checks grpc-accept-encoding). */
+		const char *enc = net_request_header(c->req, "grpc-encoding");
+		r.compress = enc && !strcmp(enc, "gzip");
 	} else {
 		free(msg);
 		r.message = st->msg;
@@ -1525,17 +1529,35 @@ uint16_t serve_server_rest_port(const struct serve_server *s)
 	return s->rest ? net_server_port(s->rest, 0) : 0;
 }
 
+struct shut {
+	struct net_server *ns;
+	uint32_t grace_ms;
+	int rc;
+};
+
+static void *shut_thread(void *arg)
+{
+	struct shut *sh = arg;
+	sh->rc = net_server_shutdown(sh->ns, sh->grace_ms);
+	return NULL;
+}
+
 int serve_server_shutdown(struct serve_server *s, uint32_t grace_ms)
 {
+	/* Both listeners drain at the same time: the grace period is one
+	 * period, not one per port. */
+	struct shut rest = { s->rest, grace_ms, 0 };
+	pthread_t t;
+	bool threaded = s->rest && s->grpc && pthread_create(&t, NULL, shut_thread, &rest) == 0;
 	int rc = 0;
 	if (s->grpc)
 		rc = net_server_shutdown(s->grpc, grace_ms);
-	if (s->rest) {
-		int r2 = net_server_shutdown(s->rest, grace_ms);
-		if (rc == 0)
-			rc = r2;
+	if (threaded) {
+		pthread_join(t, NULL);
+	} else if (s->rest) {
+		shut_thread(&rest);
 	}
-	return rc;
+	return rc ? rc : rest.rc;
 }
 
 void serve_server_free(struct serve_server *s)

@@ -4,7 +4,8 @@
  * directory when it holds saved_model.pb (a file named BROKEN makes the
  * load fail) and serves one signature, serving_default: x (DT_FLOAT,
  * [-1, 1]) -> y = 0.5 * x + 2 (plus the version number when the directory
- * holds a file named ADD_VERSION, so tests can tell versions apart).  It
+ * holds a file named ADD_VERSION, so tests can tell versions apart; a file
+ * named SLOW makes each run take 300 ms).  It
  * exercises the server, never the inference engine; the compatibility
  * tests against half_plus_two use the real engine.
  */
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -32,6 +34,7 @@ static bool exists(const char *path)
 
 struct fake_model {
 	float add;
+	bool slow;
 	struct serve_signature sig[2];
 	struct serve_tensor_info in, out, ex_in, ex_out;
 };
@@ -58,6 +61,8 @@ static int fake_load(void *ud, const char *path, void **ret, char *err, size_t e
 		const char *slash = strrchr(path, '/');
 		m->add = slash ? (float)strtol(slash + 1, NULL, 10) : 0;
 	}
+	snprintf(f, sizeof(f), "%s/SLOW", path);
+	m->slow = exists(f);
 	m->in = (struct serve_tensor_info){ "x", "x:0", SERVE_DT_FLOAT, 2, { -1, 1 } };
 	m->out = (struct serve_tensor_info){ "y", "y:0", SERVE_DT_FLOAT, 2, { -1, 1 } };
 	m->ex_in = (struct serve_tensor_info){ "inputs", "tf_example:0", SERVE_DT_STRING, -1, { 0 } };
@@ -104,6 +109,11 @@ static int fake_run(void *ud, void *model, const char *sig, const struct serve_t
 	if (in[0].ndims < 1 || in[0].ndims > 2 || (in[0].ndims == 2 && in[0].dims[1] != 1))
 		return serve_status_set(st, SERVE_INVALID_ARGUMENT,
 					"input x: expected shape [-1, 1]"), -EINVAL;
+	if (m->slow) {
+		/* 300 ms per run: lets tests fill the queue and expire deadlines. */
+		struct timespec ts = { .tv_nsec = 300000000 };
+		nanosleep(&ts, NULL);
+	}
 	ret->t = calloc(1, sizeof(*ret->t));
 	if (!ret->t)
 		return -ENOMEM;
