@@ -14,9 +14,14 @@
  * still not a release decision: the TCB status, the TD attributes (DEBUG!) and
  * the measurements must be judged by a policy (attest_policy_eval()).
  *
- * Thread safety: objects are immutable after construction; a
- * struct attest_collateral and a struct attest_verifier may be shared by
- * threads that call attest_verify() concurrently.
+ * Thread safety: a struct attest_collateral and a struct attest_verifier may
+ * be shared by threads that call attest_verify() concurrently (their caches
+ * are locked internally).  Quotes, policies and providers are not shared.
+ *
+ * Ownership: every *_new / *_load / *_parse hands the caller an object to
+ * release with the matching *_free (NULL-safe).  Input buffers are copied
+ * where the object needs them later; the caller keeps ownership of its
+ * arguments.  NULL required arguments return -EINVAL.
  */
 #ifndef CCSERVE_ATTEST_H
 #define CCSERVE_ATTEST_H
@@ -258,8 +263,11 @@ int attest_verifier_new_root_file(struct attest_verifier **ret, const char *root
 void attest_verifier_free(struct attest_verifier *v);  /* NULL-safe */
 
 /* Verify quote q with collateral c at time at (epoch seconds; pass
- * cc_wall_s() for now).  Collateral checks against v's root are cached in c
- * (per root), so repeated calls cost about four ECDSA verifications.
+ * cc_wall_s() for now).  The quote-independent collateral checks against v's
+ * root are cached in c (per root); parsed PCK chains (with their signature
+ * checks) and attestation keys are cached in v.  Validity windows,
+ * revocation and both quote signatures are checked on every call, so a
+ * repeated call costs little more than two ECDSA verifications.
  * ret_result (may be NULL) is filled as far as verification got: it is fully
  * valid on 0, ATTEST_E_TCB_NOT_SUPPORTED and ATTEST_E_TCB_REVOKED.
  * Errors: every ATTEST_E_* of the certificate/collateral/quote groups. */
@@ -332,7 +340,7 @@ struct attest_provider_opts {
 	enum attest_sim_flaw sim_flaw;
 	/* sim measurements; NULL means the values stored at sim init */
 	const uint8_t *sim_mrtd;               /* 48 bytes */
-	const uint8_t (*sim_rtmr)[48];         /* 4 x 48 bytes */
+	const uint8_t *sim_rtmr[4];            /* each 48 bytes or NULL */
 	const uint8_t *sim_td_attributes;      /* 8 bytes */
 };
 

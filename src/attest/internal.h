@@ -38,6 +38,15 @@ struct pck_ext {
 int attest_pem_certs(const void *pem, size_t len, STACK_OF(X509) **ret);
 /* PEM or concatenated DER certificates, ordered leaf first. */
 int attest_chain_certs(const void *data, size_t len, STACK_OF(X509) **ret);
+/* The same, reusing already parsed certificates recognised by their DER
+ * bytes (OpenSSL 3's certificate parse costs several ECDSA verifies). */
+struct known_cert {
+	const uint8_t *der;
+	size_t der_len;
+	X509 *x;
+};
+int attest_chain_certs_known(const void *data, size_t len, const struct known_cert *known,
+			     size_t n_known, STACK_OF(X509) **ret);
 /* DER or PEM CRL. */
 int attest_load_crl(const void *data, size_t len, X509_CRL **ret);
 /* DER or PEM certificate. */
@@ -126,9 +135,45 @@ struct attest_collateral {
 
 int attest_collateral_check_trust(struct attest_collateral *c, X509 *root, const uint8_t root_hash[32]);
 
+/* Per-verifier caches: a platform sends the same PCK chain and attestation
+ * key with every quote, so parsing them and the time-independent chain
+ * signature checks are done once per distinct chain (keyed by SHA-256 of its
+ * bytes).  Validity times, revocation and CRL checks run on every call. */
+#define CHAIN_CACHE_MAX 32
+#define KEY_CACHE_MAX 32
+struct chain_entry {
+	bool used;
+	uint8_t hash[32];
+	STACK_OF(X509) *chain;     /* ordered leaf first; NULL when err < 0 */
+	int err;                   /* structure / signature result */
+	struct pck_ext ext;
+	int ext_err;
+};
+struct key_entry {
+	bool used;
+	uint8_t xy[64];
+	EVP_PKEY *key;
+};
+
+#define CA_CACHE_MAX 8
+struct ca_entry {
+	uint8_t *der;
+	size_t der_len;
+	X509 *x;           /* a PCK CA whose signature by the root checked out */
+};
+
 struct attest_verifier {
 	X509 *root;
 	uint8_t root_hash[32];
+	uint8_t *root_der;
+	size_t root_der_len;
+	pthread_mutex_t lock;
+	struct ca_entry cas[CA_CACHE_MAX];
+	size_t next_ca;
+	struct chain_entry chains[CHAIN_CACHE_MAX];
+	size_t next_chain;
+	struct key_entry keys[KEY_CACHE_MAX];
+	size_t next_key;
 };
 
 /* Test seams for the configfs-tsm provider (NULL: real mkdir/rmdir). */

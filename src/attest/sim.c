@@ -681,8 +681,9 @@ int sim_td_new(const struct attest_provider_opts *o, struct sim_td **ret)
 		goto fail;
 	if (o->sim_mrtd)
 		memcpy(s->mrtd, o->sim_mrtd, 48);
-	if (o->sim_rtmr)
-		memcpy(s->rtmr, o->sim_rtmr, sizeof(s->rtmr));
+	for (int i = 0; i < 4; i++)
+		if (o->sim_rtmr[i])
+			memcpy(s->rtmr[i], o->sim_rtmr[i], 48);
 	if (o->sim_td_attributes)
 		memcpy(s->td_attributes, o->sim_td_attributes, 8);
 	bool revoked = s->flaw == ATTEST_SIM_REVOKED_PCK;

@@ -62,9 +62,50 @@ static int collateral_time_ok(const struct attest_collateral *c, int64_t at)
 	return 0;
 }
 
-/* PCK chain from the quote: [PCK, PCK CA, root?]. */
-static int check_pck_chain(const struct attest_verifier *v, struct attest_collateral *c,
-			   STACK_OF(X509) *chain, int64_t at)
+/* Time-independent checks of the quote's PCK chain [PCK, PCK CA, root?]:
+ * structure, the pinned root, CA and leaf signatures. */
+static bool ca_known(struct attest_verifier *v, X509 *ca)
+{
+	bool k = false;
+	pthread_mutex_lock(&v->lock);
+	for (size_t i = 0; i < CA_CACHE_MAX && !k; i++)
+		k = v->cas[i].x == ca;
+	pthread_mutex_unlock(&v->lock);
+	return k;
+}
+
+static void ca_remember(struct attest_verifier *v, X509 *ca)
+{
+	unsigned char *der = NULL;
+	int dl = i2d_X509(ca, &der);
+	if (dl <= 0)
+		return;
+	uint8_t *copy = malloc((size_t)dl);
+	if (!copy) {
+		OPENSSL_free(der);
+		return;
+	}
+	memcpy(copy, der, (size_t)dl);
+	OPENSSL_free(der);
+	pthread_mutex_lock(&v->lock);
+	for (size_t i = 0; i < CA_CACHE_MAX; i++)
+		if (v->cas[i].der_len == (size_t)dl && memcmp(v->cas[i].der, copy, (size_t)dl) == 0) {
+			pthread_mutex_unlock(&v->lock);
+			free(copy);
+			return;
+		}
+	struct ca_entry *e = &v->cas[v->next_ca];
+	v->next_ca = (v->next_ca + 1) % CA_CACHE_MAX;
+	free(e->der);
+	X509_free(e->x);
+	X509_up_ref(ca);
+	e->x = ca;
+	e->der = copy;
+	e->der_len = (size_t)dl;
+	pthread_mutex_unlock(&v->lock);
+}
+
+static int pck_chain_static(struct attest_verifier *v, STACK_OF(X509) *chain)
 {
 	int n = sk_X509_num(chain);
 	if (n < 2 || n > 3)
@@ -75,20 +116,13 @@ static int check_pck_chain(const struct attest_verifier *v, struct attest_collat
 		return ATTEST_E_UNTRUSTED_ROOT;
 	if (X509_check_issued(v->root, ca) != X509_V_OK || X509_check_ca(ca) < 1)
 		return ATTEST_E_UNTRUSTED_ROOT;
-	if (X509_cmp(ca, sk_X509_value(c->pck_crl_chain, 0)) != 0) {
-		/* not the CA whose signature the collateral check cached */
+	if (!ca_known(v, ca)) {
 		EVP_PKEY *rk = X509_get0_pubkey(v->root);
 		if (!rk || X509_verify(ca, rk) != 1) {
 			ERR_clear_error();
 			return ATTEST_E_CHAIN;
 		}
-		EVP_PKEY *ck = X509_get0_pubkey(ca);
-		if (X509_NAME_cmp(X509_CRL_get_issuer(c->pck_crl), X509_get_subject_name(ca)) != 0 ||
-		    !ck || X509_CRL_verify(c->pck_crl, ck) != 1) {
-			ERR_clear_error();
-			cc_log(CC_LOG_DEBUG, ATTEST_LOG, "PCK CRL is not issued by the quote's PCK CA");
-			return ATTEST_E_CRL_INVALID;
-		}
+		ca_remember(v, ca);
 	}
 	if (X509_check_issued(ca, leaf) != X509_V_OK)
 		return ATTEST_E_CHAIN;
@@ -96,6 +130,150 @@ static int check_pck_chain(const struct attest_verifier *v, struct attest_collat
 	if (!ck || X509_verify(leaf, ck) != 1) {
 		ERR_clear_error();
 		return ATTEST_E_CHAIN;
+	}
+	return 0;
+}
+
+static STACK_OF(X509) *chain_ref(STACK_OF(X509) *sk)
+{
+	STACK_OF(X509) *d = sk_X509_dup(sk);
+	if (!d)
+		return NULL;
+	for (int i = 0; i < sk_X509_num(d); i++)
+		X509_up_ref(sk_X509_value(d, i));
+	return d;
+}
+
+static void chain_entry_clear(struct chain_entry *e)
+{
+	sk_X509_pop_free(e->chain, X509_free);
+	memset(e, 0, sizeof(*e));
+}
+
+/* The parsed, statically checked PCK chain of q (cached per verifier).
+ * On 0, *ret_chain holds references the caller frees. */
+static int pck_chain_get(struct attest_verifier *v, const struct attest_quote *q,
+			 STACK_OF(X509) **ret_chain, struct pck_ext *ret_ext, int *ret_ext_err)
+{
+	uint8_t h[32];
+	SHA256((const uint8_t *)q->pck_chain_pem, q->pck_chain_len, h);
+	pthread_mutex_lock(&v->lock);
+	for (size_t i = 0; i < CHAIN_CACHE_MAX; i++) {
+		struct chain_entry *e = &v->chains[i];
+		if (!e->used || memcmp(e->hash, h, 32) != 0)
+			continue;
+		int r = e->err;
+		if (r == 0) {
+			*ret_chain = chain_ref(e->chain);
+			*ret_ext = e->ext;
+			*ret_ext_err = e->ext_err;
+			if (!*ret_chain)
+				r = -ENOMEM;
+		}
+		pthread_mutex_unlock(&v->lock);
+		return r;
+	}
+	pthread_mutex_unlock(&v->lock);
+
+	STACK_OF(X509) *chain = NULL;
+	struct pck_ext ext;
+	memset(&ext, 0, sizeof(ext));
+	int ext_err = 0;
+	/* the root and known PCK CAs are recognised by their bytes, not
+	 * parsed again (references taken under the lock) */
+	struct known_cert known[1 + CA_CACHE_MAX];
+	size_t nk = 0;
+	known[nk++] = (struct known_cert){ v->root_der, v->root_der_len, v->root };
+	pthread_mutex_lock(&v->lock);
+	for (size_t i = 0; i < CA_CACHE_MAX; i++)
+		if (v->cas[i].x && X509_up_ref(v->cas[i].x))
+			known[nk++] = (struct known_cert){ v->cas[i].der, v->cas[i].der_len, v->cas[i].x };
+	/* the DER copies stay alive: entries are only replaced under the
+	 * lock, so hold it across the parse of this one chain */
+	int r = attest_chain_certs_known(q->pck_chain_pem, q->pck_chain_len, known, nk, &chain);
+	pthread_mutex_unlock(&v->lock);
+	for (size_t i = 1; i < nk; i++)
+		X509_free(known[i].x);
+	if (r == 0)
+		r = pck_chain_static(v, chain);
+	if (r == 0)
+		ext_err = attest_pck_ext_parse(sk_X509_value(chain, 0), &ext);
+	if (r == -ENOMEM || ext_err == -ENOMEM) {
+		sk_X509_pop_free(chain, X509_free);
+		return -ENOMEM;
+	}
+	if (r < 0) {
+		sk_X509_pop_free(chain, X509_free);
+		chain = NULL;
+	}
+	pthread_mutex_lock(&v->lock);
+	struct chain_entry *e = &v->chains[v->next_chain];
+	v->next_chain = (v->next_chain + 1) % CHAIN_CACHE_MAX;
+	chain_entry_clear(e);
+	e->used = true;
+	memcpy(e->hash, h, 32);
+	e->chain = chain;
+	e->err = r;
+	e->ext = ext;
+	e->ext_err = ext_err;
+	if (r == 0) {
+		*ret_chain = chain_ref(chain);
+		*ret_ext = ext;
+		*ret_ext_err = ext_err;
+		if (!*ret_chain)
+			r = -ENOMEM;
+	}
+	pthread_mutex_unlock(&v->lock);
+	return r;
+}
+
+/* The attestation key as an EVP_PKEY (cached per verifier). */
+static int att_key_get(struct attest_verifier *v, const uint8_t xy[64], EVP_PKEY **ret)
+{
+	pthread_mutex_lock(&v->lock);
+	for (size_t i = 0; i < KEY_CACHE_MAX; i++) {
+		struct key_entry *e = &v->keys[i];
+		if (e->used && memcmp(e->xy, xy, 64) == 0) {
+			EVP_PKEY_up_ref(e->key);
+			*ret = e->key;
+			pthread_mutex_unlock(&v->lock);
+			return 0;
+		}
+	}
+	pthread_mutex_unlock(&v->lock);
+	EVP_PKEY *k = NULL;
+	int r = attest_pkey_from_raw(xy, &k);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&v->lock);
+	struct key_entry *e = &v->keys[v->next_key];
+	v->next_key = (v->next_key + 1) % KEY_CACHE_MAX;
+	EVP_PKEY_free(e->key);
+	e->used = true;
+	memcpy(e->xy, xy, 64);
+	e->key = k;
+	EVP_PKEY_up_ref(k);
+	pthread_mutex_unlock(&v->lock);
+	*ret = k;
+	return 0;
+}
+
+/* Per-call checks of the PCK chain against the collateral and the time. */
+static int pck_chain_dynamic(const struct attest_verifier *v, struct attest_collateral *c,
+			     STACK_OF(X509) *chain, int64_t at)
+{
+	X509 *leaf = sk_X509_value(chain, 0);
+	X509 *ca = sk_X509_value(chain, 1);
+	if (X509_cmp(ca, sk_X509_value(c->pck_crl_chain, 0)) != 0) {
+		/* not the CA the collateral check covered: the PCK CRL must
+		 * still come from this CA */
+		EVP_PKEY *ck = X509_get0_pubkey(ca);
+		if (X509_NAME_cmp(X509_CRL_get_issuer(c->pck_crl), X509_get_subject_name(ca)) != 0 ||
+		    !ck || X509_CRL_verify(c->pck_crl, ck) != 1) {
+			ERR_clear_error();
+			cc_log(CC_LOG_DEBUG, ATTEST_LOG, "PCK CRL is not issued by the quote's PCK CA");
+			return ATTEST_E_CRL_INVALID;
+		}
 	}
 	X509_REVOKED *rev = NULL;
 	if (X509_CRL_get0_by_cert(c->root_crl, &rev, ca) == 1)
@@ -269,17 +447,20 @@ int attest_verify(const struct attest_verifier *v, const struct attest_quote *q,
 	STACK_OF(X509) *chain = NULL;
 	EVP_PKEY *akey = NULL;
 	struct pck_ext pck;
+	int ext_err = 0;
+	/* the caches are an implementation detail: v is logically const */
+	struct attest_verifier *mv = (struct attest_verifier *)v;
 	int r = attest_collateral_check_trust(c, v->root, v->root_hash);
 	if (r < 0)
 		goto out;
 	if ((r = collateral_time_ok(c, at)) < 0)
 		goto out;
-	if ((r = attest_chain_certs(q->pck_chain_pem, q->pck_chain_len, &chain)) < 0)
+	if ((r = pck_chain_get(mv, q, &chain, &pck, &ext_err)) < 0)
 		goto out;
-	if ((r = check_pck_chain(v, c, chain, at)) < 0)
+	if ((r = pck_chain_dynamic(v, c, chain, at)) < 0)
 		goto out;
 	X509 *leaf = sk_X509_value(chain, 0);
-	if ((r = attest_pck_ext_parse(leaf, &pck)) < 0)
+	if ((r = ext_err) < 0)
 		goto out;
 	memcpy(res.fmspc, pck.fmspc, 6);
 	memcpy(res.pce_id, pck.pce_id, 2);
@@ -323,7 +504,7 @@ int attest_verify(const struct attest_verifier *v, const struct attest_quote *q,
 		}
 	}
 	/* quote signed by the attestation key */
-	if ((r = attest_pkey_from_raw(q->att_key, &akey)) < 0)
+	if ((r = att_key_get(mv, q->att_key, &akey)) < 0)
 		goto out;
 	r = attest_ecdsa_verify_raw(akey, q->signature, q->raw, q->signed_len);
 	if (r <= 0) {
@@ -369,12 +550,16 @@ int attest_verifier_new(struct attest_verifier **ret, const struct attest_verifi
 		return -ENOMEM;
 	}
 	v->root = root;
+	pthread_mutex_init(&v->lock, NULL);
 	unsigned char *d = NULL;
 	int dl = i2d_X509(root, &d);
-	if (dl <= 0) {
+	if (dl <= 0 || !(v->root_der = malloc((size_t)dl))) {
+		OPENSSL_free(d);
 		attest_verifier_free(v);
 		return -ENOMEM;
 	}
+	memcpy(v->root_der, d, (size_t)dl);
+	v->root_der_len = (size_t)dl;
 	SHA256(d, (size_t)dl, v->root_hash);
 	OPENSSL_free(d);
 	*ret = v;
@@ -399,6 +584,16 @@ void attest_verifier_free(struct attest_verifier *v)
 	if (!v)
 		return;
 	X509_free(v->root);
+	free(v->root_der);
+	for (size_t i = 0; i < CA_CACHE_MAX; i++) {
+		free(v->cas[i].der);
+		X509_free(v->cas[i].x);
+	}
+	for (size_t i = 0; i < CHAIN_CACHE_MAX; i++)
+		chain_entry_clear(&v->chains[i]);
+	for (size_t i = 0; i < KEY_CACHE_MAX; i++)
+		EVP_PKEY_free(v->keys[i].key);
+	pthread_mutex_destroy(&v->lock);
 	free(v);
 }
 

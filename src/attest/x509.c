@@ -124,6 +124,91 @@ static int order_chain(STACK_OF(X509) *sk)
 	return 0;
 }
 
+/* Split PEM certificates into DER blobs without OpenSSL's decoder, so
+ * known certificates can be recognised by their bytes before any costly
+ * parse.  Each blob is malloc'd. */
+static int pem_split(const char *p, size_t len, uint8_t **ders, size_t *lens, int max, int *ret_n)
+{
+	static const char beg[] = "-----BEGIN CERTIFICATE-----";
+	static const char end[] = "-----END CERTIFICATE-----";
+	int n = 0;
+	size_t off = 0;
+	for (;;) {
+		const char *b = memmem(p + off, len - off, beg, sizeof(beg) - 1);
+		if (!b)
+			break;
+		size_t bs = (size_t)(b - p) + sizeof(beg) - 1;
+		const char *e = memmem(p + bs, len - bs, end, sizeof(end) - 1);
+		if (!e || n >= max)
+			return ATTEST_E_BAD_PEM;
+		size_t es = (size_t)(e - p);
+		char *txt = malloc(es - bs + 1);
+		if (!txt)
+			return -ENOMEM;
+		size_t t = 0;
+		for (size_t i = bs; i < es; i++) {
+			char ch = p[i];
+			if (ch == '\n' || ch == '\r' || ch == ' ' || ch == '\t')
+				continue;
+			txt[t++] = ch;
+		}
+		int r = cc_base64_decode_alloc(txt, t, CC_B64_STD, &ders[n], &lens[n]);
+		free(txt);
+		if (r < 0)
+			return r == -ENOMEM ? r : ATTEST_E_BAD_PEM;
+		n++;
+		off = es + sizeof(end) - 1;
+	}
+	*ret_n = n;
+	return n > 0 ? 0 : ATTEST_E_BAD_PEM;
+}
+
+int attest_chain_certs_known(const void *data, size_t len, const struct known_cert *known,
+			     size_t n_known, STACK_OF(X509) **ret)
+{
+	if (!looks_pem(data, len) || len > PCK_CHAIN_MAX)
+		return attest_chain_certs(data, len, ret);
+	uint8_t *ders[PEM_CERTS_MAX] = { NULL };
+	size_t lens[PEM_CERTS_MAX];
+	int n = 0;
+	int r = pem_split(data, len, ders, lens, PEM_CERTS_MAX, &n);
+	STACK_OF(X509) *sk = r == 0 ? sk_X509_new_null() : NULL;
+	if (r == 0 && !sk)
+		r = -ENOMEM;
+	for (int i = 0; i < n && r == 0; i++) {
+		X509 *x = NULL;
+		for (size_t k = 0; k < n_known && !x; k++)
+			if (known[k].x && known[k].der_len == lens[i] &&
+			    memcmp(known[k].der, ders[i], lens[i]) == 0 && X509_up_ref(known[k].x))
+				x = known[k].x;
+		if (!x) {
+			const unsigned char *q = ders[i];
+			x = d2i_X509(NULL, &q, (long)lens[i]);
+			if (x && q != ders[i] + lens[i]) {
+				X509_free(x);
+				x = NULL;
+			}
+			ERR_clear_error();
+		}
+		if (!x)
+			r = ATTEST_E_BAD_PEM;
+		else if (!sk_X509_push(sk, x)) {
+			X509_free(x);
+			r = -ENOMEM;
+		}
+	}
+	for (int i = 0; i < PEM_CERTS_MAX; i++)
+		free(ders[i]);
+	if (r == 0)
+		r = order_chain(sk);
+	if (r < 0) {
+		sk_X509_pop_free(sk, X509_free);
+		return r;
+	}
+	*ret = sk;
+	return 0;
+}
+
 int attest_chain_certs(const void *data, size_t len, STACK_OF(X509) **ret)
 {
 	STACK_OF(X509) *sk = NULL;

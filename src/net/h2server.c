@@ -12,6 +12,8 @@
 /* Client stream resets tolerated per second before the connection is closed
  * (HTTP/2 rapid reset, CVE-2023-44487). */
 #define H2_MAX_RESETS_PER_S 200
+/* Bytes of a rejected request body read and dropped before RST_STREAM. */
+#define H2_DISCARD_MAX (1u << 20)
 
 static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
@@ -114,8 +116,19 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t stream_id,
 			 const uint8_t *data, size_t len, void *ud)
 {
 	struct net_request *req = nghttp2_session_get_stream_user_data(s, stream_id);
-	if (!req || req->rejected || req->dispatched)
+	if (!req || req->dispatched)
 		return 0;
+	if (req->rejected) {
+		/* Answered early (a limit): the rest is read and dropped so the
+		 * client sees a clean end; past 1 MiB it is asked to stop with
+		 * RST_STREAM(NO_ERROR), by then well after the answer went out. */
+		req->discarded += len;
+		if (req->discarded > H2_DISCARD_MAX && !req->reset_sent) {
+			req->reset_sent = true;
+			nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_NO_ERROR);
+		}
+		return 0;
+	}
 	int r = cc_buf_append(&req->body, data, len);
 	if (r == CC_E_TOOBIG) {
 		req_reject(req, 413, NET_GRPC_RESOURCE_EXHAUSTED,
@@ -253,12 +266,6 @@ void h2_submit(struct conn *c, struct net_request *req)
 	} else {
 		nghttp2_data_provider dp = {.source.ptr = req, .read_callback = data_read_cb};
 		rv = nghttp2_submit_response(c->h2, req->stream_id, r->nva, r->nnv, &dp);
-	}
-	if (rv == 0 && req->rejected && !req->end_stream && !r->drop) {
-		/* Answered before the request finished: ask the client to stop
-		 * sending (RFC 9113 8.1). */
-		nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, req->stream_id,
-					  NGHTTP2_NO_ERROR);
 	}
 	if (rv != 0) {
 		cc_log(CC_LOG_DEBUG, NET_LOG, "%s: HTTP/2 submit: %s", c->peer, nghttp2_strerror(rv));

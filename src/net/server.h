@@ -52,6 +52,8 @@ struct net_request {
 	bool rejected;       /* answered early by the library; input ignored */
 	bool headers_done;
 	bool end_stream;
+	bool reset_sent;
+	size_t discarded;    /* bytes dropped after an early answer */
 	atomic_bool cancelled;
 	int early_status;    /* 431/413... decided while receiving */
 	struct cc_buf hbuf;  /* "name\0value\0" pairs, pseudo-headers included */

@@ -31,6 +31,8 @@ struct vol_crypt {
 	unsigned dec_n;
 	EVP_CIPHER_CTX *enc;     /* writer's context, used under the caller's lock */
 	uint8_t *wbuf;           /* writer's bounce buffer, VOL_WBUF bytes */
+	const uint8_t *map;      /* read-only mapping of the image, or NULL */
+	size_t map_len;
 };
 
 /* Takes ownership of key (secure memory).  fd is borrowed. */
@@ -38,6 +40,10 @@ int vol_crypt_init(struct vol_crypt *c, int fd, uint64_t data_offset,
 		   uint64_t data_size, uint32_t sector_size, uint64_t iv_offset,
 		   uint8_t *key, size_t key_len);
 void vol_crypt_destroy(struct vol_crypt *c);
+/* Map [0, data_offset + data_size) of the image read-only so reads decrypt
+ * straight from the page cache (the caller checked the file is that long).
+ * Optional: reads fall back to pread when it fails. */
+int vol_crypt_map(struct vol_crypt *c);
 /* Read len plaintext bytes at data-segment offset off (any alignment).
  * Thread-safe. */
 int vol_crypt_read(struct vol_crypt *c, void *buf, size_t len, uint64_t off);

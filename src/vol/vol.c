@@ -151,6 +151,8 @@ static int finish_open(struct vol *v)
 		r = VOL_E_TRUNCATED;
 		goto fail;
 	}
+	if (vol_crypt_map(&v->crypt) < 0)
+		cc_log(CC_LOG_DEBUG, VOL_LOG, "image not mappable; reading with pread");
 	return 0;
 fail:
 	vol_close(v);

@@ -260,16 +260,46 @@ static int cmd_quote(int argc, char **argv)
 		{ "flaw", required_argument, NULL, 'f' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "hex", no_argument, NULL, 'x' },
+		{ "mrtd", required_argument, NULL, 'M' },
+		{ "rtmr", required_argument, NULL, 'R' },
+		{ "td-attributes", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *prov = NULL, *rd = NULL, *out = NULL;
 	struct attest_provider_opts po;
 	memset(&po, 0, sizeof(po));
+	uint8_t mrtd[48], rtmr[4][48], tdattr[8];
+	bool rtmr_set[4] = { false };
 	bool hex = false;
+	size_t hn;
 	int c;
-	while ((c = getopt_long(argc, argv, "P:d:s:T:f:o:xh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "P:d:s:T:f:o:xM:R:A:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'M':
+			if (strlen(optarg) != 96 || cc_hex_decode(optarg, 96, mrtd, 48, &hn) < 0) {
+				fprintf(stderr, "%s quote: --mrtd must be 96 hex characters\n", prog);
+				return EXIT_USAGE;
+			}
+			po.sim_mrtd = mrtd;
+			break;
+		case 'R': {
+			int i = optarg[0] - '0';
+			if (i < 0 || i > 3 || optarg[1] != ':' || strlen(optarg + 2) != 96 ||
+			    cc_hex_decode(optarg + 2, 96, rtmr[i], 48, &hn) < 0) {
+				fprintf(stderr, "%s quote: --rtmr takes N:HEX (N 0..3, 96 hex characters)\n", prog);
+				return EXIT_USAGE;
+			}
+			rtmr_set[i] = true;
+			break;
+		}
+		case 'A':
+			if (strlen(optarg) != 16 || cc_hex_decode(optarg, 16, tdattr, 8, &hn) < 0) {
+				fprintf(stderr, "%s quote: --td-attributes must be 16 hex characters\n", prog);
+				return EXIT_USAGE;
+			}
+			po.sim_td_attributes = tdattr;
+			break;
 		case 'P': prov = optarg; break;
 		case 'd': rd = optarg; break;
 		case 's': po.sim_dir = optarg; break;
@@ -302,6 +332,9 @@ static int cmd_quote(int argc, char **argv)
 			       "  --hex              write hex text instead of binary\n"
 			       "  --flaw NAME        sim only, for tests: none, debug-td, other-mrtd,\n"
 			       "                     revoked-pck, wrong-qe, out-of-date-tcb, bad-signature\n"
+			       "  --mrtd HEX         sim only: MRTD (96 hex characters; default from sim.json)\n"
+			       "  --rtmr N:HEX       sim only: RTMR N (0..3), repeatable\n"
+			       "  --td-attributes HEX  sim only: TDATTRIBUTES (16 hex characters)\n"
 			       "  --tsm-root DIR     configfs-tsm report directory\n"
 			       "                     (default /sys/kernel/config/tsm/report)\n", prog);
 			return 0;
@@ -314,6 +347,9 @@ static int cmd_quote(int argc, char **argv)
 	}
 	if (!po.sim_dir)
 		po.sim_dir = getenv("CCATTEST_SIM_DIR");
+	for (int i = 0; i < 4; i++)
+		if (rtmr_set[i])
+			po.sim_rtmr[i] = rtmr[i];
 	uint8_t rdata[64];
 	size_t n;
 	if (strlen(rd) != 128 || cc_hex_decode(rd, 128, rdata, 64, &n) < 0) {

@@ -18,7 +18,10 @@
 #include "ccserve/net.h"
 #include "ccserve/serve.h"
 #include "ccserve/util.h"
+#include "ccserve/vol.h"
 #include "engine.h"
+#include "kbs_fetch.h"
+#include "store.h"
 
 #include "model_server_config.pb-c.h"
 #include "monitoring_config.pb-c.h"
@@ -35,6 +38,8 @@ struct app {
 	struct serve_metrics *metrics;
 	struct serve_server *srv;
 	bool engine_ok;
+	struct vol *vol;
+	struct serve_store store;
 	char *config_text;      /* last --model_config_file contents */
 	size_t config_len;
 };
@@ -96,7 +101,8 @@ static int load_model_config_file(struct app *a, bool initial)
 {
 	uint8_t *data = NULL;
 	size_t len = 0;
-	int rc = cc_file_read(a->f.model_config_file, SERVE_TEXTPROTO_MAX_INPUT, false, &data, &len);
+	int rc = a->store.read(a->store.ud, a->f.model_config_file, SERVE_TEXTPROTO_MAX_INPUT, &data,
+			       &len);
 	if (rc < 0) {
 		cc_log(CC_LOG_ERROR, LOG, "cannot read --model_config_file \"%s\": %s",
 		       a->f.model_config_file, cc_strerror(rc));
@@ -140,12 +146,12 @@ static int load_model_config_file(struct app *a, bool initial)
 
 /* SSLConfig -> TLS options.  The key lands in secure memory and the parsed
  * copy is wiped. */
-static int load_tls(const char *path, struct net_tls_opts *tls, char **key, char **cert,
-		    char **ca)
+static int load_tls(struct vol *v, const char *path, struct net_tls_opts *tls, char **key,
+		    char **cert, char **ca)
 {
 	uint8_t *data = NULL;
 	size_t len = 0;
-	int rc = cc_file_read(path, 1u << 20, true, &data, &len);
+	int rc = ccserve_store_read_secure(v, path, 1u << 20, &data, &len);
 	if (rc < 0) {
 		fprintf(stderr, "ccserve: cannot read --ssl_config_file \"%s\": %s\n", path,
 			cc_strerror(rc));
@@ -238,6 +244,45 @@ static int load_monitoring(const char *path, char **ret_path)
 	return rc;
 }
 
+/* --volume: unlock the encrypted volume in memory with the raw volume key
+ * from --volume_key_file or released by the key broker. */
+static int unlock_volume(struct app *a)
+{
+	uint8_t *key = NULL;
+	size_t len = 0;
+	int rc;
+	if (a->f.volume_key_file) {
+		rc = cc_file_read(a->f.volume_key_file, 1024, true, &key, &len);
+		if (rc < 0) {
+			fprintf(stderr, "ccserve: cannot read --volume_key_file \"%s\": %s\n",
+				a->f.volume_key_file, cc_strerror(rc));
+			return rc;
+		}
+	} else {
+		rc = ccserve_kbs_fetch(&a->f, &key, &len);
+		if (rc < 0)
+			return rc;
+	}
+	uint64_t t0 = cc_mono_ns();
+	/* The secret is the raw volume key (64 bytes, what cryptsetup's
+	 * --volume-key-file holds) or else a keyslot passphrase/key file
+	 * (what ccvol create --key-file protects the volume with). */
+	rc = VOL_E_BAD_KEY;
+	if (len == 64)
+		rc = vol_open_volume_key(a->f.volume, key, len, NULL, &a->vol);
+	if (rc == VOL_E_BAD_KEY)
+		rc = vol_open_passphrase(a->f.volume, key, len, NULL, &a->vol);
+	cc_secure_free(key);
+	if (rc < 0) {
+		fprintf(stderr, "ccserve: cannot unlock --volume \"%s\": %s\n", a->f.volume,
+			vol_strerror(rc));
+		return rc;
+	}
+	cc_log(CC_LOG_INFO, LOG, "volume \"%s\" unlocked in memory in %.1f ms", a->f.volume,
+	       (double)(cc_mono_ns() - t0) / 1e6);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct app a = { 0 };
@@ -272,12 +317,12 @@ int main(int argc, char **argv)
 		die_usage("both --port and --rest_api_port are 0: nothing to serve");
 	if (a.f.port && a.f.port == a.f.rest_api_port)
 		die_usage("--port and --rest_api_port must differ");
-	if (a.f.volume || a.f.kbs_url || a.f.volume_key_file) {
-		fprintf(stderr, "ccserve: --volume/--volume_key_file/--kbs_url: this build has no "
-				"encrypted volume support yet\n");
-		serve_flags_clear(&a.f);
-		return 2;
-	}
+	if ((a.f.volume_key_file || a.f.kbs_url) && !a.f.volume)
+		die_usage("--volume_key_file and --kbs_url need --volume");
+	if (a.f.volume && !!a.f.volume_key_file == !!a.f.kbs_url)
+		die_usage("--volume needs exactly one of --volume_key_file or --kbs_url");
+	if (a.f.kbs_url && (!a.f.kbs_ca || !a.f.kbs_resource || !a.f.attestation_provider))
+		die_usage("--kbs_url needs --kbs_ca, --kbs_resource and --attestation_provider");
 
 	/* Signals go to the main thread only: block them before any thread
 	 * starts. */
@@ -294,8 +339,11 @@ int main(int argc, char **argv)
 	struct serve_batch_params bp;
 	char *prom = NULL;
 	int exit_code = 1;
+	if (a.f.volume && unlock_volume(&a) < 0)
+		goto out;
+	ccserve_store_init(&a.store, a.vol);
 	if (a.f.ssl_config_file) {
-		if (load_tls(a.f.ssl_config_file, &tls, &key, &cert, &ca) < 0)
+		if (load_tls(a.vol, a.f.ssl_config_file, &tls, &key, &cert, &ca) < 0)
 			goto out;
 	} else if (!a.f.insecure) {
 		fprintf(stderr, "ccserve: TLS is required: give --ssl_config_file (an SSLConfig with "
@@ -321,11 +369,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	a.engine_ok = true;
+	ccserve_engine_set_store(&a.engine, &a.store);
 	if (serve_metrics_new(&a.metrics) < 0)
 		goto out;
 	a.el.engine = &a.engine;
 	a.el.metrics = a.metrics;
 	a.el.warmup = a.f.enable_model_warmup;
+	a.el.store = &a.store;
 	struct serve_loader ld;
 	serve_engine_loader_init(&a.el, &ld);
 	ld.max_load_retries = (unsigned)(a.f.max_num_load_retries > 1000 ? 1000
@@ -426,6 +476,7 @@ out:
 	if (a.engine_ok)
 		ccserve_engine_fini(&a.engine);
 	serve_metrics_free(a.metrics);
+	vol_close(a.vol);
 	cc_secure_free(key);
 	free(cert);
 	free(ca);

@@ -109,11 +109,13 @@ static int tty_read(const char *prompt, struct secret *out)
 	noecho = old;
 	noecho.c_lflag &= (tcflag_t)~(ECHO | ECHONL);
 	noecho.c_lflag |= ICANON;
+	/* Echo off before the prompt, so nothing typed after it is lost. */
+	tcsetattr(fd, TCSAFLUSH, &noecho);
 	if (write(fd, prompt, strlen(prompt)) < 0) {
+		tcsetattr(fd, TCSAFLUSH, &old);
 		close(fd);
 		return -EIO;
 	}
-	tcsetattr(fd, TCSAFLUSH, &noecho);
 	uint8_t *buf = cc_secure_alloc(VOL_PASSPHRASE_MAX + 1);
 	size_t n = 0;
 	int r = 0;

@@ -19,7 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import Server, check, free_port, gen_stubs, make_pki, summary, write_ssl_config  # noqa: E402
 
-EXE, PROTO = sys.argv[1], sys.argv[2]
+EXE, PROTO, CCVOL = sys.argv[1], sys.argv[2], sys.argv[3]
 tmp = tempfile.mkdtemp(prefix="ccserve-it-")
 gen_stubs(PROTO, os.path.join(tmp, "stubs")) if os.makedirs(os.path.join(tmp, "stubs")) is None else None
 
@@ -372,6 +372,43 @@ open(bad_ssl, "w").write("server_key: 'x'\nsrever_cert: 'y'\n")
 p = subprocess.run([EXE, "--model_base_path=" + base, "--ssl_config_file=" + bad_ssl],
                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 check("bad ssl config names the field", p.returncode != 0 and b"srever_cert" in p.stderr, p.stderr)
+
+# --- Confidential start: models, model config and TLS inside a volume --------------------
+tree = os.path.join(tmp, "voltree")
+os.makedirs(os.path.join(tree, "models", "m", "7"))
+open(os.path.join(tree, "models", "m", "7", "saved_model.pb"), "wb").write(b"\0")
+open(os.path.join(tree, "models", "m", "7", "ADD_VERSION"), "w").close()
+shutil.copy(ssl_cfg, os.path.join(tree, "ssl.txt"))
+with open(os.path.join(tree, "models.txt"), "w") as f:
+    f.write('model_config_list { config { name: "vm" base_path: "vol:/models/m" } }\n')
+keyf = os.path.join(tmp, "vol.key")
+open(keyf, "wb").write(os.urandom(32))
+img = os.path.join(tmp, "model.img")
+p = subprocess.run([CCVOL, "create", "--from", tree, "--out", img, "--key-file", keyf, "--pbkdf", "pbkdf2",
+                    "--pbkdf-force-iterations", "1000", "--no-progress"], stdout=subprocess.PIPE,
+                   stderr=subprocess.PIPE)
+check("ccvol create", p.returncode == 0, p.stderr)
+shutil.rmtree(tree)
+srv = Server(EXE, ["--port=%d" % free_port(), "--volume=" + img, "--volume_key_file=" + keyf,
+                   "--model_config_file=vol:/models.txt", "--ssl_config_file=vol:/ssl.txt"], rest=False)
+check("serves from the encrypted volume", srv.grpc_port is not None, srv.text()[-1500:])
+if srv.grpc_port:
+    ch = grpc.secure_channel("127.0.0.1:%d" % srv.grpc_port, creds)
+    r = prediction_service_pb2_grpc.PredictionServiceStub(ch).Predict(predict_req([1.0], name="vm"), timeout=10)
+    check("volume model answers", r.model_spec.version.value == 7 and floats(r.outputs["y"]) == [9.5],
+          floats(r.outputs["y"]))
+    ch.close()
+srv.stop()
+bad = os.path.join(tmp, "bad.key")
+open(bad, "wb").write(os.urandom(32))
+p = subprocess.run([EXE, "--port=%d" % free_port(), "--volume=" + img, "--volume_key_file=" + bad,
+                    "--model_config_file=vol:/models.txt", "--ssl_config_file=vol:/ssl.txt"],
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+check("wrong volume key: clear error", p.returncode != 0 and b"cannot unlock --volume" in p.stderr, p.stderr)
+p = subprocess.run([EXE, "--volume=" + img, "--model_base_path=vol:/models/m"],
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+check("--volume without a key source is refused", p.returncode == 2 and b"--volume_key_file" in p.stderr,
+      p.stderr)
 
 shutil.rmtree(tmp, ignore_errors=True)
 sys.exit(summary())

@@ -42,9 +42,9 @@ def xts(key, data, start, sector, encrypt, iv_tweak=0):
     return bytes(out)
 
 
-def main():
+def main_args(argv):
     # decrypt IMG KEYFILE OUT  |  vkey IMG KEYFILE OUT
-    cmd, img, keyfile, out = sys.argv[1:5]
+    cmd, img, keyfile, out = argv[0:4]
     key = volume_key(img, keyfile)
     if cmd == "vkey":
         with open(out, "wb") as f:
@@ -65,4 +65,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main_args(sys.argv[1:])

@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "helpers.h"
 
 struct vec {
@@ -164,12 +167,69 @@ static void test_intel_synthetic(void **state)
 	rmdir(dir);
 }
 
+static void to_pem_crl(const char *der_path, const char *pem_path)
+{
+	uint8_t *b;
+	size_t n;
+	assert_int_equal(cc_file_read(der_path, 1 << 20, false, &b, &n), 0);
+	const unsigned char *p = b;
+	X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)n);
+	assert_non_null(crl);
+	FILE *f = fopen(pem_path, "w");
+	assert_non_null(f);
+	assert_true(PEM_write_X509_CRL(f, crl));
+	fclose(f);
+	X509_CRL_free(crl);
+	free(b);
+}
+
+/* The PCS directory layout with the CRLs in PEM gives the same result. */
+static void test_pem_crls(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/attest-pemcrl-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	static const char *const files[] = { "tcb_info.json", "tcb_info_issuer_chain.pem", "qe_identity.json",
+		"qe_identity_issuer_chain.pem", "pck_crl_issuer_chain.pem" };
+	char rel[256], dst[512];
+	for (size_t i = 0; i < CC_ARRAY_SIZE(files); i++) {
+		snprintf(rel, sizeof(rel), "collateral/gtg-2023/%s", files[i]);
+		assert_int_equal(copy(td_path(rel), dir, files[i]), 0);
+	}
+	snprintf(dst, sizeof(dst), "%s/pck_crl.pem", dir);
+	to_pem_crl(td_path("collateral/gtg-2023/pck_crl.der"), dst);
+	snprintf(dst, sizeof(dst), "%s/root_ca_crl.pem", dir);
+	to_pem_crl(td_path("collateral/gtg-2023/root_ca_crl.der"), dst);
+	struct attest_collateral *c;
+	assert_int_equal(attest_collateral_load(dir, &c), 0);
+	struct attest_verifier *v;
+	assert_int_equal(attest_verifier_new(&v, NULL), 0);
+	struct attest_quote *q = td_quote("v4-debug-td.dat");
+	struct attest_result res;
+	assert_err(attest_verify(v, q, c, t_at("2023-07-01T01:00:00Z"), &res), 0);
+	assert_int_equal(res.status, ATTEST_TCB_UP_TO_DATE);
+	assert_true(res.debug);
+	attest_quote_free(q);
+	attest_verifier_free(v);
+	attest_collateral_free(c);
+	for (size_t i = 0; i < CC_ARRAY_SIZE(files); i++) {
+		snprintf(dst, sizeof(dst), "%s/%s", dir, files[i]);
+		unlink(dst);
+	}
+	snprintf(dst, sizeof(dst), "%s/pck_crl.pem", dir);
+	unlink(dst);
+	snprintf(dst, sizeof(dst), "%s/root_ca_crl.pem", dir);
+	unlink(dst);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_window_edges),
 		cmocka_unit_test(test_intel_synthetic),
+		cmocka_unit_test(test_pem_crls),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
+
+#include <openssl/pem.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -311,6 +314,148 @@ static void test_sim(void **state)
 	assert_true(attest_provider_new("sim", &o, &p) < 0);
 }
 
+static uint8_t *sim_quote(enum attest_sim_flaw flaw, size_t *len)
+{
+	struct attest_provider_opts o = { .sim_dir = simdir, .sim_flaw = flaw };
+	struct attest_provider *p;
+	assert_int_equal(attest_provider_new("sim", &o, &p), 0);
+	uint8_t rd[64] = { 0 };
+	uint8_t *qb;
+	assert_int_equal(attest_provider_get_quote(p, rd, &qb, len), 0);
+	attest_provider_free(p);
+	return qb;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	uint8_t *b;
+	size_t n;
+	assert_int_equal(cc_file_read(from, 1 << 20, false, &b, &n), 0);
+	assert_int_equal(cc_file_write_atomic(to, b, n, 0644), 0);
+	free(b);
+}
+
+/* Revocation is judged per call, even when the PCK chain comes from the
+ * verifier's cache: the same revoked-PCK quote passes with a PCK CRL that
+ * does not list it and fails with one that does. */
+static void test_revocation_after_cache(void **state)
+{
+	(void)state;
+	char src[512], dst[512], alt[128];
+	snprintf(alt, sizeof(alt), "%s/collateral-norevoke", simdir);
+	assert_int_equal(mkdir(alt, 0700), 0);
+	static const char *const files[] = { "tcb_info.json", "tcb_info_issuer_chain.pem", "qe_identity.json",
+		"qe_identity_issuer_chain.pem", "pck_crl_issuer_chain.pem", "root_ca_crl.der" };
+	for (size_t i = 0; i < CC_ARRAY_SIZE(files); i++) {
+		snprintf(src, sizeof(src), "%s/collateral/%s", simdir, files[i]);
+		snprintf(dst, sizeof(dst), "%s/%s", alt, files[i]);
+		copy_file(src, dst);
+	}
+	/* an empty PCK CRL from the sim platform CA */
+	snprintf(src, sizeof(src), "%s/platform_ca.key", simdir);
+	FILE *f = fopen(src, "r");
+	assert_non_null(f);
+	EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	snprintf(src, sizeof(src), "%s/platform_ca.pem", simdir);
+	f = fopen(src, "r");
+	X509 *ca = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(k);
+	assert_non_null(ca);
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *t1 = ASN1_TIME_set(NULL, (time_t)(cc_wall_s() - 3600));
+	ASN1_TIME *t2 = ASN1_TIME_set(NULL, (time_t)(cc_wall_s() + 86400));
+	assert_true(X509_CRL_set_version(crl, 1) && X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca)) &&
+		    X509_CRL_set1_lastUpdate(crl, t1) && X509_CRL_set1_nextUpdate(crl, t2) &&
+		    X509_CRL_sign(crl, k, EVP_sha256()) > 0);
+	unsigned char *der = NULL;
+	int dl = i2d_X509_CRL(crl, &der);
+	assert_true(dl > 0);
+	snprintf(dst, sizeof(dst), "%s/pck_crl.der", alt);
+	assert_int_equal(cc_file_write_atomic(dst, der, (size_t)dl, 0644), 0);
+	OPENSSL_free(der);
+	ASN1_TIME_free(t1);
+	ASN1_TIME_free(t2);
+	X509_CRL_free(crl);
+	X509_free(ca);
+	EVP_PKEY_free(k);
+
+	size_t n;
+	uint8_t *qb = sim_quote(ATTEST_SIM_REVOKED_PCK, &n);
+	struct attest_quote *q;
+	assert_int_equal(attest_quote_parse(qb, n, &q), 0);
+	free(qb);
+	struct attest_verifier *v;
+	snprintf(src, sizeof(src), "%s/root_ca.pem", simdir);
+	assert_int_equal(attest_verifier_new_root_file(&v, src), 0);
+	struct attest_collateral *c_ok, *c_rev;
+	assert_int_equal(attest_collateral_load(alt, &c_ok), 0);
+	snprintf(src, sizeof(src), "%s/collateral", simdir);
+	assert_int_equal(attest_collateral_load(src, &c_rev), 0);
+	int64_t now = cc_wall_s();
+	assert_err(attest_verify(v, q, c_ok, now, NULL), 0);
+	assert_err(attest_verify(v, q, c_rev, now, NULL), ATTEST_E_CERT_REVOKED);
+	assert_err(attest_verify(v, q, c_ok, now, NULL), 0);
+	/* a PCK certificate outside its validity is refused on a cache hit too:
+	 * the sim PCK is valid from yesterday, the CRL from an hour ago */
+	assert_true(attest_verify(v, q, c_ok, now - 2 * 86400, NULL) < 0);
+	attest_collateral_free(c_ok);
+	attest_collateral_free(c_rev);
+	attest_verifier_free(v);
+	attest_quote_free(q);
+}
+
+struct thr {
+	struct attest_verifier *v;
+	struct attest_collateral *c;
+	const uint8_t *q;
+	size_t n;
+	int failures;
+};
+
+static void *verify_thread(void *arg)
+{
+	struct thr *t = arg;
+	for (int i = 0; i < 25; i++) {
+		struct attest_quote *q;
+		struct attest_result res;
+		if (attest_quote_parse(t->q, t->n, &q) < 0 ||
+		    attest_verify(t->v, q, t->c, cc_wall_s(), &res) != 0 ||
+		    res.status != ATTEST_TCB_UP_TO_DATE)
+			t->failures++;
+		attest_quote_free(q);
+	}
+	return NULL;
+}
+
+/* One verifier and one collateral shared by threads. */
+static void test_threads(void **state)
+{
+	(void)state;
+	size_t n;
+	uint8_t *qb = sim_quote(ATTEST_SIM_NONE, &n);
+	char p[256];
+	struct thr t;
+	memset(&t, 0, sizeof(t));
+	snprintf(p, sizeof(p), "%s/root_ca.pem", simdir);
+	assert_int_equal(attest_verifier_new_root_file(&t.v, p), 0);
+	snprintf(p, sizeof(p), "%s/collateral", simdir);
+	assert_int_equal(attest_collateral_load(p, &t.c), 0);
+	t.q = qb;
+	t.n = n;
+	struct thr a = t, b = t;
+	pthread_t ta, tb;
+	assert_int_equal(pthread_create(&ta, NULL, verify_thread, &a), 0);
+	assert_int_equal(pthread_create(&tb, NULL, verify_thread, &b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	assert_int_equal(a.failures + b.failures, 0);
+	attest_collateral_free(t.c);
+	attest_verifier_free(t.v);
+	free(qb);
+}
+
 /* ---- configfs-tsm against a fake tree ---- */
 
 static const uint8_t *fake_quote;
@@ -418,6 +563,8 @@ int main(void)
 		cmocka_unit_test(test_wrong_root),
 		cmocka_unit_test(test_bad_collateral),
 		cmocka_unit_test_setup_teardown(test_sim, sim_setup, sim_teardown),
+		cmocka_unit_test_setup_teardown(test_revocation_after_cache, sim_setup, sim_teardown),
+		cmocka_unit_test_setup_teardown(test_threads, sim_setup, sim_teardown),
 		cmocka_unit_test(test_tsm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

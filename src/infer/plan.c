@@ -1,0 +1,1210 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Execution plans: one per (signature, input shapes).
+ *
+ * Building a plan walks the signature's subgraph in topological order,
+ * infers every shape, folds what is constant (Shape -> Gather -> Reshape
+ * chains resolve here), creates the oneDNN primitives (convolutions with
+ * format_tag_any weights reordered once and cached per engine, pooling,
+ * matmul), plans activation memory by liveness into one arena per
+ * concurrent run, and pre-faults everything.  Running a plan copies the
+ * inputs in, executes the steps and copies the outputs out: no allocation.
+ */
+#include <errno.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <dnnl.h>
+
+#include "internal.h"
+
+#define ALIGN 64
+
+struct wcache_entry {
+	const struct ir_tensor *src; /* identity of the constant */
+	dnnl_memory_desc_t md;
+	void *data;
+	size_t size;
+};
+
+struct infer_engine {
+	dnnl_engine_t eng;
+	int threads;
+	enum infer_precision prec;
+	pthread_mutex_t lock; /* weight cache */
+	struct wcache_entry *wc;
+	size_t n_wc, cap_wc;
+};
+
+/* Where a tensor lives during a run. */
+struct loc {
+	int storage;       /* arena storage id, -1 for constants */
+	const void *cptr;  /* constant data */
+};
+
+enum step_kind { STEP_DNNL, STEP_KERNEL, STEP_COPY };
+
+struct dnnl_arg {
+	int arg;
+	dnnl_memory_desc_t md;
+	struct loc loc;
+	bool scratch;
+};
+
+struct step {
+	enum step_kind kind;
+	const struct ir_node *node;
+	/* DNNL */
+	dnnl_primitive_t prim;
+	int nargs;
+	struct dnnl_arg *args;
+	/* KERNEL */
+	struct ir_params p;
+	int n_in, n_out;
+	enum infer_dtype *in_dt, *out_dt;
+	struct ir_shape *in_sh, *out_sh;
+	struct loc *in_loc, *out_loc;
+	/* COPY: in_loc[0] -> out_loc[0], size bytes */
+	size_t size;
+};
+
+struct storage {
+	size_t size;
+	int first, last; /* step range where live */
+	size_t off;
+};
+
+struct arena {
+	uint8_t *base;
+	size_t size;
+	dnnl_stream_t stream;
+	dnnl_exec_arg_t **exec; /* per step */
+	dnnl_memory_t *mems;
+	int n_mems;
+	bool busy;
+};
+
+struct infer_plan {
+	struct infer_engine *en;
+	int n_steps;
+	struct step *steps;
+	int n_storage;
+	struct storage *st;
+	size_t arena_size, scratch_off, scratch_size;
+	/* signature I/O */
+	int n_in, n_out;
+	struct loc *in_loc, *out_loc;
+	size_t *in_size, *out_size;
+	enum infer_dtype *out_dt;
+	struct ir_shape *out_sh;
+	/* constants folded for this plan */
+	struct ir_tensor **consts;
+	int n_consts, cap_consts;
+	/* arenas */
+	int n_arenas;
+	struct arena *ar;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+};
+
+/* ------------------------------------------------------------------------ */
+
+int engine_new(int threads, enum infer_precision prec,
+	       struct infer_engine **ret, struct ir_err *e)
+{
+	struct infer_engine *en = calloc(1, sizeof(*en));
+	if (!en)
+		return -ENOMEM;
+	if (dnnl_engine_create(&en->eng, dnnl_cpu, 0) != dnnl_success) {
+		free(en);
+		return ir_fail(e, INFER_E_BACKEND, "oneDNN: cannot create a CPU engine");
+	}
+	en->threads = threads;
+	en->prec = prec;
+	pthread_mutex_init(&en->lock, NULL);
+	*ret = en;
+	return 0;
+}
+
+void engine_free(struct infer_engine *en)
+{
+	if (!en)
+		return;
+	for (size_t i = 0; i < en->n_wc; i++)
+		free(en->wc[i].data);
+	free(en->wc);
+	dnnl_engine_destroy(en->eng);
+	pthread_mutex_destroy(&en->lock);
+	free(en);
+}
+
+static void *alloc_prefault(size_t size)
+{
+	size_t sz = (size + 4095) & ~(size_t)4095;
+	if (!sz)
+		sz = 4096;
+	void *p = aligned_alloc(4096, sz);
+	if (!p)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	if (sz >= (2u << 20))
+		madvise(p, sz, MADV_HUGEPAGE);
+#endif
+	memset(p, 0, sz); /* touch every page now, not on the first run */
+	return p;
+}
+
+/* Weights in the layout a primitive wants, reordered once per engine. */
+static int cached_weights(struct infer_engine *en, const struct ir_tensor *src,
+			  const dnnl_memory_desc_t *src_md,
+			  const dnnl_memory_desc_t *want, const void **ret,
+			  struct ir_err *e)
+{
+	if (dnnl_memory_desc_equal(src_md, want)) {
+		*ret = src->data;
+		return 0;
+	}
+	pthread_mutex_lock(&en->lock);
+	for (size_t i = 0; i < en->n_wc; i++)
+		if (en->wc[i].src == src && dnnl_memory_desc_equal(&en->wc[i].md, want)) {
+			*ret = en->wc[i].data;
+			pthread_mutex_unlock(&en->lock);
+			return 0;
+		}
+	int r = 0;
+	size_t sz = dnnl_memory_desc_get_size(want);
+	void *dst = alloc_prefault(sz);
+	dnnl_memory_t ms = NULL, md = NULL;
+	dnnl_primitive_desc_t rpd = NULL;
+	dnnl_primitive_t rp = NULL;
+	dnnl_stream_t s = NULL;
+	if (!dst) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (dnnl_memory_create(&ms, src_md, en->eng, src->data) ||
+	    dnnl_memory_create(&md, want, en->eng, dst) ||
+	    dnnl_reorder_primitive_desc_create(&rpd, src_md, en->eng, want, en->eng, NULL) ||
+	    dnnl_primitive_create(&rp, rpd) ||
+	    dnnl_stream_create(&s, en->eng, dnnl_stream_default_flags)) {
+		r = ir_fail(e, INFER_E_BACKEND, "oneDNN: weight reorder failed");
+		goto out;
+	}
+	dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, ms }, { DNNL_ARG_TO, md } };
+	if (dnnl_primitive_execute(rp, s, 2, args) || dnnl_stream_wait(s)) {
+		r = ir_fail(e, INFER_E_BACKEND, "oneDNN: weight reorder failed");
+		goto out;
+	}
+	if (en->n_wc == en->cap_wc) {
+		size_t nc = en->cap_wc ? en->cap_wc * 2 : 64;
+		struct wcache_entry *n = realloc(en->wc, nc * sizeof(*n));
+		if (!n) {
+			r = -ENOMEM;
+			goto out;
+		}
+		en->wc = n;
+		en->cap_wc = nc;
+	}
+	en->wc[en->n_wc++] = (struct wcache_entry){ src, *want, dst, sz };
+	*ret = dst;
+	dst = NULL;
+out:
+	free(dst);
+	if (s)
+		dnnl_stream_destroy(s);
+	if (rp)
+		dnnl_primitive_destroy(rp);
+	if (rpd)
+		dnnl_primitive_desc_destroy(rpd);
+	if (ms)
+		dnnl_memory_destroy(ms);
+	if (md)
+		dnnl_memory_destroy(md);
+	pthread_mutex_unlock(&en->lock);
+	return r;
+}
+
+/* ------------------------------------------------------------------------ */
+
+struct vinfo {
+	enum infer_dtype dt;
+	struct ir_shape sh;
+	const struct ir_tensor *cval; /* constant (model or plan folded) */
+	int storage;                  /* -1 when none */
+	bool needed;
+};
+
+struct builder {
+	int *vuses;    /* remaining consumers of each value */
+	int *srem;     /* remaining consumers of each storage */
+	struct infer_engine *en;
+	struct ir_model *im;
+	struct infer_plan *p;
+	struct vinfo *v;
+	struct ir_err *e;
+	int cap_steps, cap_storage;
+	size_t scratch;
+};
+
+static int new_storage(struct builder *b, size_t size)
+{
+	struct infer_plan *p = b->p;
+	if (p->n_storage == b->cap_storage) {
+		int nc = b->cap_storage ? b->cap_storage * 2 : 64;
+		struct storage *n = realloc(p->st, (size_t)nc * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		p->st = n;
+		b->cap_storage = nc;
+	}
+	p->st[p->n_storage] = (struct storage){ size, -1, -1, 0 };
+	return p->n_storage++;
+}
+
+static struct step *new_step(struct builder *b, enum step_kind k,
+			     const struct ir_node *n)
+{
+	struct infer_plan *p = b->p;
+	if (p->n_steps == b->cap_steps) {
+		int nc = b->cap_steps ? b->cap_steps * 2 : 64;
+		struct step *s = realloc(p->steps, (size_t)nc * sizeof(*s));
+		if (!s)
+			return NULL;
+		p->steps = s;
+		b->cap_steps = nc;
+	}
+	struct step *s = &p->steps[p->n_steps++];
+	memset(s, 0, sizeof(*s));
+	s->kind = k;
+	s->node = n;
+	return s;
+}
+
+static struct loc loc_of(const struct builder *b, int v)
+{
+	struct loc l = { -1, NULL };
+	if (v < 0)
+		return l;
+	if (b->v[v].cval)
+		l.cptr = b->v[v].cval->data;
+	else
+		l.storage = b->v[v].storage;
+	return l;
+}
+
+static int keep_const(struct infer_plan *p, struct ir_tensor *t)
+{
+	if (p->n_consts == p->cap_consts) {
+		int nc = p->cap_consts ? p->cap_consts * 2 : 16;
+		struct ir_tensor **n = realloc(p->consts, (size_t)nc * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		p->consts = n;
+		p->cap_consts = nc;
+	}
+	p->consts[p->n_consts++] = t;
+	return 0;
+}
+
+static dnnl_alg_kind_t act_alg(const struct ir_act *a, float *alpha, float *beta)
+{
+	*alpha = 0;
+	*beta = 0;
+	switch (a->op) {
+	case IR_RELU: return dnnl_eltwise_relu;
+	case IR_LEAKY_RELU: *alpha = a->alpha; return dnnl_eltwise_relu;
+	case IR_RELU6: *alpha = 0; *beta = 6; return dnnl_eltwise_clip_v2;
+	case IR_CLIP: *alpha = a->alpha; *beta = a->beta; return dnnl_eltwise_clip_v2;
+	case IR_ELU: *alpha = a->alpha; return dnnl_eltwise_elu;
+	case IR_SIGMOID: return dnnl_eltwise_logistic;
+	case IR_TANH: return dnnl_eltwise_tanh;
+	case IR_HARD_SWISH: return dnnl_eltwise_hardswish;
+	case IR_SILU: *alpha = 1; return dnnl_eltwise_swish;
+	case IR_GELU: return dnnl_eltwise_gelu_erf;
+	case IR_SQRT: return dnnl_eltwise_sqrt;
+	case IR_ABS: return dnnl_eltwise_abs;
+	case IR_EXP: return dnnl_eltwise_exp;
+	case IR_LOG: return dnnl_eltwise_log;
+	case IR_SQUARE: return dnnl_eltwise_square;
+	case IR_SOFTPLUS: return dnnl_eltwise_soft_relu;
+	default: return dnnl_alg_kind_undef;
+	}
+}
+
+static int make_attr(struct builder *b, const struct ir_act *post, int n_post,
+		     int sum_at, dnnl_primitive_attr_t *ret)
+{
+	dnnl_primitive_attr_t attr = NULL;
+	dnnl_post_ops_t po = NULL;
+	if (dnnl_primitive_attr_create(&attr) ||
+	    dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user))
+		goto fail;
+	if (b->en->prec == INFER_PRECISION_BF16 &&
+	    dnnl_primitive_attr_set_fpmath_mode(attr, dnnl_fpmath_mode_bf16))
+		goto fail;
+	if (n_post || sum_at >= 0) {
+		if (dnnl_post_ops_create(&po))
+			goto fail;
+		for (int i = 0; i <= n_post; i++) {
+			if (i == sum_at && dnnl_post_ops_append_sum(po, 1.0f))
+				goto fail;
+			if (i == n_post)
+				break;
+			float al, be;
+			dnnl_alg_kind_t alg = act_alg(&post[i], &al, &be);
+			if (alg == dnnl_alg_kind_undef ||
+			    dnnl_post_ops_append_eltwise(po, 1.0f, alg, al, be))
+				goto fail;
+		}
+		if (dnnl_primitive_attr_set_post_ops(attr, po))
+			goto fail;
+		dnnl_post_ops_destroy(po);
+	}
+	*ret = attr;
+	return 0;
+fail:
+	if (po)
+		dnnl_post_ops_destroy(po);
+	if (attr)
+		dnnl_primitive_attr_destroy(attr);
+	return INFER_E_BACKEND;
+}
+
+static int add_arg(struct step *s, int arg, const dnnl_memory_desc_t *md,
+		   struct loc l, bool scratch)
+{
+	struct dnnl_arg *na = realloc(s->args, (size_t)(s->nargs + 1) * sizeof(*na));
+	if (!na)
+		return -ENOMEM;
+	s->args = na;
+	s->args[s->nargs++] = (struct dnnl_arg){ arg, *md, l, scratch };
+	return 0;
+}
+
+static int finish_prim(struct builder *b, struct step *s, dnnl_primitive_desc_t pd)
+{
+	const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+	size_t ss = sp ? dnnl_memory_desc_get_size(sp) : 0;
+	if (ss) {
+		if (ss > b->scratch)
+			b->scratch = ss;
+		int r = add_arg(s, DNNL_ARG_SCRATCHPAD, sp, (struct loc){ -1, NULL }, true);
+		if (r)
+			return r;
+	}
+	if (dnnl_primitive_create(&s->prim, pd))
+		return INFER_E_BACKEND;
+	return 0;
+}
+
+static int dims_md(dnnl_memory_desc_t *md, int nd, const int64_t *d,
+		   dnnl_format_tag_t tag)
+{
+	dnnl_dims_t dims;
+	for (int i = 0; i < nd; i++)
+		dims[i] = d[i];
+	return dnnl_memory_desc_init_by_tag(md, nd, dims, dnnl_f32, tag) ? INFER_E_BACKEND : 0;
+}
+
+static int build_conv(struct builder *b, const struct ir_node *n,
+		      const struct ir_params *pp, int out)
+{
+	const struct vinfo *x = &b->v[n->in[0]], *w = &b->v[n->in[1]];
+	const struct ir_shape *os = &b->v[out].sh;
+	int64_t N = x->sh.d[0], H = x->sh.d[1], W = x->sh.d[2], C = x->sh.d[3];
+	int64_t O = os->d[3], OH = os->d[1], OW = os->d[2], g = pp->groups;
+	int64_t KH = n->a.conv.kh, KW = n->a.conv.kw;
+	dnnl_memory_desc_t src, dst, wany, wsrc, bias;
+	int64_t sd[4] = { N, C, H, W }, dd[4] = { N, O, OH, OW };
+	int r = dims_md(&src, 4, sd, dnnl_nhwc);
+	r = r ? r : dims_md(&dst, 4, dd, dnnl_nhwc);
+	if (g == 1) {
+		int64_t wd[4] = { O, C, KH, KW };
+		r = r ? r : dims_md(&wany, 4, wd, dnnl_format_tag_any);
+		r = r ? r : dims_md(&wsrc, 4, wd, dnnl_oihw);
+	} else {
+		int64_t wd[5] = { g, O / g, C / g, KH, KW };
+		r = r ? r : dims_md(&wany, 5, wd, dnnl_format_tag_any);
+		r = r ? r : dims_md(&wsrc, 5, wd, dnnl_goihw);
+	}
+	bool has_bias = n->n_in > 2 && n->in[2] >= 0;
+	int64_t bd[1] = { O };
+	r = r ? r : dims_md(&bias, 1, bd, dnnl_a);
+	if (r)
+		return ir_fail(b->e, r, "Conv '%s': bad dims", n->name);
+	if (!w->cval)
+		return ir_fail(b->e, INFER_E_UNSUPPORTED, "Conv '%s': weights must be constant",
+			       n->name);
+	dnnl_convolution_desc_t cd;
+	dnnl_dims_t st = { n->a.conv.sh, n->a.conv.sw },
+		    dl = { n->a.conv.dh - 1, n->a.conv.dw - 1 },
+		    pl = { pp->pad[0], pp->pad[2] }, pr = { pp->pad[1], pp->pad[3] };
+	if (dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference,
+						       dnnl_convolution_direct, &src, &wany,
+						       has_bias ? &bias : NULL, &dst, st, dl,
+						       pl, pr))
+		return ir_fail(b->e, INFER_E_BACKEND, "Conv '%s': oneDNN rejected the descriptor",
+			       n->name);
+	dnnl_primitive_attr_t attr;
+	if (make_attr(b, n->a.conv.post, n->a.conv.n_post, n->a.conv.sum_at, &attr))
+		return ir_fail(b->e, INFER_E_BACKEND, "Conv '%s': post-ops", n->name);
+	dnnl_primitive_desc_t pd;
+	dnnl_status_t s = dnnl_primitive_desc_create(&pd, &cd, attr, b->en->eng, NULL);
+	dnnl_primitive_attr_destroy(attr);
+	if (s)
+		return ir_fail(b->e, INFER_E_BACKEND, "Conv '%s': no oneDNN implementation",
+			       n->name);
+	const dnnl_memory_desc_t *wm = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+	const void *wdata;
+	r = cached_weights(b->en, w->cval, &wsrc, wm, &wdata, b->e);
+	struct step *stp = r ? NULL : new_step(b, STEP_DNNL, n);
+	if (!r && !stp)
+		r = -ENOMEM;
+	if (!r) {
+		r = add_arg(stp, DNNL_ARG_SRC, &src, loc_of(b, n->in[0]), false);
+		r = r ? r : add_arg(stp, DNNL_ARG_WEIGHTS, wm, (struct loc){ -1, wdata }, false);
+		if (!r && has_bias)
+			r = add_arg(stp, DNNL_ARG_BIAS, &bias, loc_of(b, n->in[2]), false);
+		r = r ? r : add_arg(stp, DNNL_ARG_DST, &dst, loc_of(b, out), false);
+		r = r ? r : finish_prim(b, stp, pd);
+	}
+	dnnl_primitive_desc_destroy(pd);
+	return r;
+}
+
+static int build_pool(struct builder *b, const struct ir_node *n,
+		      const struct ir_params *pp, int out)
+{
+	const struct vinfo *x = &b->v[n->in[0]];
+	const struct ir_shape *os = &b->v[out].sh;
+	int64_t N = x->sh.d[0], H = x->sh.d[1], W = x->sh.d[2], C = x->sh.d[3];
+	dnnl_memory_desc_t src, dst;
+	int64_t sd[4] = { N, C, H, W }, dd[4] = { N, C, os->d[1], os->d[2] };
+	if (dims_md(&src, 4, sd, dnnl_nhwc) || dims_md(&dst, 4, dd, dnnl_nhwc))
+		return ir_fail(b->e, INFER_E_BACKEND, "Pool '%s': bad dims", n->name);
+	bool gl = n->a.pool.global;
+	dnnl_dims_t st = { gl ? 1 : n->a.pool.sh, gl ? 1 : n->a.pool.sw },
+		    k = { gl ? H : n->a.pool.kh, gl ? W : n->a.pool.kw }, dl = { 0, 0 },
+		    pl = { pp->pad[0], pp->pad[2] }, pr = { pp->pad[1], pp->pad[3] };
+	dnnl_alg_kind_t alg = n->a.pool.max ? dnnl_pooling_max :
+			      n->a.pool.count_include_pad ? dnnl_pooling_avg_include_padding :
+							     dnnl_pooling_avg_exclude_padding;
+	dnnl_pooling_v2_desc_t pdsc;
+	if (dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference, alg, &src, &dst,
+					      st, k, dl, pl, pr))
+		return ir_fail(b->e, INFER_E_BACKEND, "Pool '%s': oneDNN rejected the descriptor",
+			       n->name);
+	dnnl_primitive_attr_t attr;
+	if (make_attr(b, NULL, 0, -1, &attr))
+		return INFER_E_BACKEND;
+	dnnl_primitive_desc_t pd;
+	dnnl_status_t s = dnnl_primitive_desc_create(&pd, &pdsc, attr, b->en->eng, NULL);
+	dnnl_primitive_attr_destroy(attr);
+	if (s)
+		return ir_fail(b->e, INFER_E_BACKEND, "Pool '%s': no oneDNN implementation",
+			       n->name);
+	struct step *stp = new_step(b, STEP_DNNL, n);
+	int r = stp ? 0 : -ENOMEM;
+	r = r ? r : add_arg(stp, DNNL_ARG_SRC, &src, loc_of(b, n->in[0]), false);
+	r = r ? r : add_arg(stp, DNNL_ARG_DST, &dst, loc_of(b, out), false);
+	r = r ? r : finish_prim(b, stp, pd);
+	dnnl_primitive_desc_destroy(pd);
+	return r;
+}
+
+/* 2-D matmul with constant B (and vector bias) through oneDNN; returns 1
+ * when the case is not covered (the reference kernel runs it). */
+static int build_matmul(struct builder *b, const struct ir_node *n, int out)
+{
+	const struct vinfo *a = &b->v[n->in[0]], *w = &b->v[n->in[1]];
+	if (a->sh.rank != 2 || w->sh.rank != 2 || !w->cval || n->a.mm.alpha != 1)
+		return 1;
+	int64_t M = b->v[out].sh.d[0], N = b->v[out].sh.d[1];
+	int64_t K = n->a.mm.ta ? a->sh.d[0] : a->sh.d[1];
+	bool has_bias = n->n_in > 2 && n->in[2] >= 0;
+	const struct ir_tensor *bt = has_bias ? b->v[n->in[2]].cval : NULL;
+	if (has_bias && (!bt || ir_shape_elems(&bt->shape) != N ||
+			 bt->shape.d[bt->shape.rank - 1] != N))
+		return 1;
+	struct ir_tensor *bias = NULL;
+	if (bt) {
+		struct ir_shape bs = { 2, { 1, N } };
+		int r = ir_tensor_new(INFER_DT_FLOAT, &bs, &bias);
+		if (r)
+			return r;
+		for (int64_t j = 0; j < N; j++)
+			((float *)bias->data)[j] = n->a.mm.beta * ((const float *)bt->data)[j];
+		if ((r = keep_const(b->p, bias))) {
+			ir_tensor_unref(bias);
+			return r;
+		}
+	}
+	dnnl_memory_desc_t src, dst, wany, wsrc, bmd;
+	int64_t sd[2] = { M, K }, wd[2] = { K, N }, dd[2] = { M, N }, bd[2] = { 1, N };
+	int r = dims_md(&src, 2, sd, n->a.mm.ta ? dnnl_ba : dnnl_ab);
+	r = r ? r : dims_md(&wany, 2, wd, dnnl_format_tag_any);
+	r = r ? r : dims_md(&wsrc, 2, wd, n->a.mm.tb ? dnnl_ba : dnnl_ab);
+	r = r ? r : dims_md(&dst, 2, dd, dnnl_ab);
+	r = r ? r : dims_md(&bmd, 2, bd, dnnl_ab);
+	if (r)
+		return r;
+	dnnl_matmul_desc_t md;
+	if (dnnl_matmul_desc_init(&md, &src, &wany, bias ? &bmd : NULL, &dst))
+		return 1;
+	dnnl_primitive_attr_t attr;
+	if (make_attr(b, n->a.mm.post, n->a.mm.n_post, -1, &attr))
+		return 1;
+	dnnl_primitive_desc_t pd;
+	dnnl_status_t s = dnnl_primitive_desc_create(&pd, &md, attr, b->en->eng, NULL);
+	dnnl_primitive_attr_destroy(attr);
+	if (s)
+		return 1;
+	const dnnl_memory_desc_t *wm = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+	const void *wdata;
+	r = cached_weights(b->en, w->cval, &wsrc, wm, &wdata, b->e);
+	struct step *stp = r ? NULL : new_step(b, STEP_DNNL, n);
+	if (!r && !stp)
+		r = -ENOMEM;
+	if (!r) {
+		r = add_arg(stp, DNNL_ARG_SRC, &src, loc_of(b, n->in[0]), false);
+		r = r ? r : add_arg(stp, DNNL_ARG_WEIGHTS, wm, (struct loc){ -1, wdata }, false);
+		if (!r && bias)
+			r = add_arg(stp, DNNL_ARG_BIAS, &bmd, (struct loc){ -1, bias->data }, false);
+		r = r ? r : add_arg(stp, DNNL_ARG_DST, &dst, loc_of(b, out), false);
+		r = r ? r : finish_prim(b, stp, pd);
+	}
+	dnnl_primitive_desc_destroy(pd);
+	return r;
+}
+
+static int build_kernel(struct builder *b, const struct ir_node *n,
+			const struct ir_params *pp)
+{
+	struct step *s = new_step(b, STEP_KERNEL, n);
+	if (!s)
+		return -ENOMEM;
+	s->p = *pp;
+	s->n_in = n->n_in;
+	s->n_out = n->n_out;
+	int ni = n->n_in ? n->n_in : 1, no = n->n_out ? n->n_out : 1;
+	s->in_dt = calloc((size_t)ni, sizeof(*s->in_dt));
+	s->in_sh = calloc((size_t)ni, sizeof(*s->in_sh));
+	s->in_loc = calloc((size_t)ni, sizeof(*s->in_loc));
+	s->out_dt = calloc((size_t)no, sizeof(*s->out_dt));
+	s->out_sh = calloc((size_t)no, sizeof(*s->out_sh));
+	s->out_loc = calloc((size_t)no, sizeof(*s->out_loc));
+	if (!s->in_dt || !s->in_sh || !s->in_loc || !s->out_dt || !s->out_sh || !s->out_loc)
+		return -ENOMEM;
+	for (int k = 0; k < n->n_in; k++) {
+		int v = n->in[k];
+		s->in_loc[k] = loc_of(b, v);
+		if (v >= 0) {
+			s->in_dt[k] = b->v[v].dt;
+			s->in_sh[k] = b->v[v].sh;
+		}
+	}
+	for (int k = 0; k < n->n_out; k++) {
+		int v = n->out[k];
+		s->out_loc[k] = loc_of(b, v);
+		s->out_dt[k] = b->v[v].dt;
+		s->out_sh[k] = b->v[v].sh;
+	}
+	return 0;
+}
+
+static bool is_view(const struct ir_node *n, const struct ir_params *p,
+		    const struct ir_shape *x)
+{
+	switch (n->op) {
+	case IR_IDENTITY: case IR_RESHAPE: case IR_SQUEEZE: case IR_UNSQUEEZE:
+	case IR_FLATTEN:
+		return true;
+	case IR_TRANSPOSE: {
+		/* moves only size-1 dims: same bytes */
+		int last = -1;
+		for (int i = 0; i < x->rank; i++) {
+			int64_t a = p->perm[i];
+			if (x->d[a] == 1)
+				continue;
+			if (a < last)
+				return false;
+			last = (int)a;
+		}
+		return true;
+	}
+	default:
+		return false;
+	}
+}
+
+/* Topological order of the nodes the outputs need (iterative DFS). */
+static int topo(const struct ir_graph *g, const struct ir_signature *s,
+		int **ret, int *ret_n, struct ir_err *e)
+{
+	int *state = calloc((size_t)g->n_nodes + 1, sizeof(int));
+	int *order = malloc(((size_t)g->n_nodes + 1) * sizeof(int));
+	int *stack = malloc(((size_t)g->n_nodes + 1) * 2 * sizeof(int));
+	bool *fed = calloc((size_t)g->n_values + 1, 1);
+	int no = 0, r = 0;
+	if (!state || !order || !stack || !fed) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < s->n_in; i++)
+		fed[s->in[i].value] = true;
+	for (int o = 0; o < s->n_out; o++) {
+		int v = s->out[o].value;
+		if (v < 0 || fed[v] || g->values[v].producer < 0)
+			continue;
+		int sp = 0;
+		stack[sp++] = g->values[v].producer;
+		stack[sp++] = 0;
+		while (sp) {
+			int ni = stack[sp - 2], k = stack[sp - 1];
+			const struct ir_node *n = &g->nodes[ni];
+			if (k == 0) {
+				if (state[ni] == 2) {
+					sp -= 2;
+					continue;
+				}
+				state[ni] = 1;
+			}
+			if (k < n->n_in) {
+				stack[sp - 1] = k + 1;
+				int iv = n->in[k];
+				if (iv < 0 || fed[iv])
+					continue;
+				int pn = g->values[iv].producer;
+				if (pn < 0) {
+					r = ir_fail(e, INFER_E_INVALID_MODEL,
+						    "value '%s' has no producer",
+						    g->values[iv].name ? g->values[iv].name : "?");
+					goto out;
+				}
+				if (state[pn] == 1) {
+					r = ir_fail(e, INFER_E_INVALID_MODEL,
+						    "cycle through node '%s'", g->nodes[pn].name);
+					goto out;
+				}
+				if (state[pn] == 0) {
+					stack[sp++] = pn;
+					stack[sp++] = 0;
+				}
+				continue;
+			}
+			state[ni] = 2;
+			order[no++] = ni;
+			sp -= 2;
+		}
+	}
+	*ret = order;
+	*ret_n = no;
+	order = NULL;
+out:
+	free(state);
+	free(order);
+	free(stack);
+	free(fed);
+	return r;
+}
+
+static void mark_use(struct infer_plan *p, struct loc l, int step)
+{
+	if (l.storage < 0)
+		return;
+	struct storage *s = &p->st[l.storage];
+	if (s->first < 0 || step < s->first)
+		s->first = step;
+	if (step > s->last)
+		s->last = step;
+}
+
+static int plan_memory(struct infer_plan *p)
+{
+	/* lifetimes */
+	for (int i = 0; i < p->n_in; i++)
+		mark_use(p, p->in_loc[i], 0);
+	for (int i = 0; i < p->n_steps; i++) {
+		struct step *s = &p->steps[i];
+		if (s->kind == STEP_DNNL) {
+			for (int k = 0; k < s->nargs; k++)
+				if (!s->args[k].scratch)
+					mark_use(p, s->args[k].loc, i);
+		} else {
+			for (int k = 0; k < s->n_in; k++)
+				mark_use(p, s->in_loc[k], i);
+			for (int k = 0; k < s->n_out; k++)
+				mark_use(p, s->out_loc[k], i);
+		}
+	}
+	for (int i = 0; i < p->n_out; i++)
+		mark_use(p, p->out_loc[i], p->n_steps);
+	/* greedy placement, largest first */
+	int *ord = malloc(((size_t)p->n_storage + 1) * sizeof(int));
+	if (!ord)
+		return -ENOMEM;
+	for (int i = 0; i < p->n_storage; i++)
+		ord[i] = i;
+	for (int i = 1; i < p->n_storage; i++) {
+		int t = ord[i], j = i;
+		while (j > 0 && p->st[ord[j - 1]].size < p->st[t].size) {
+			ord[j] = ord[j - 1];
+			j--;
+		}
+		ord[j] = t;
+	}
+	size_t total = 0;
+	for (int i = 0; i < p->n_storage; i++) {
+		struct storage *s = &p->st[ord[i]];
+		size_t sz = (s->size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+		if (s->first < 0) {
+			s->off = 0;
+			continue;
+		}
+		size_t off = 0;
+		bool moved = true;
+		while (moved) {
+			moved = false;
+			for (int j = 0; j < i; j++) {
+				const struct storage *o = &p->st[ord[j]];
+				if (o->first < 0 || o->last < s->first || s->last < o->first)
+					continue;
+				size_t osz = (o->size + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+				if (off < o->off + osz && o->off < off + sz) {
+					off = o->off + osz;
+					moved = true;
+				}
+			}
+		}
+		s->off = off;
+		if (off + sz > total)
+			total = off + sz;
+	}
+	free(ord);
+	p->scratch_off = total;
+	p->arena_size = total + p->scratch_size + ALIGN;
+	return 0;
+}
+
+static void *loc_ptr(const struct infer_plan *p, const struct arena *a, struct loc l)
+{
+	if (l.storage >= 0)
+		return a->base + p->st[l.storage].off;
+	return (void *)l.cptr;
+}
+
+static int make_arena(struct infer_plan *p, struct arena *a, struct ir_err *e)
+{
+	a->size = p->arena_size;
+	a->base = alloc_prefault(a->size);
+	if (!a->base)
+		return -ENOMEM;
+	if (dnnl_stream_create(&a->stream, p->en->eng, dnnl_stream_default_flags))
+		return ir_fail(e, INFER_E_BACKEND, "oneDNN: cannot create a stream");
+	a->exec = calloc((size_t)p->n_steps + 1, sizeof(*a->exec));
+	int nm = 0;
+	for (int i = 0; i < p->n_steps; i++)
+		nm += p->steps[i].kind == STEP_DNNL ? p->steps[i].nargs : 0;
+	a->mems = calloc((size_t)nm + 1, sizeof(*a->mems));
+	if (!a->exec || !a->mems)
+		return -ENOMEM;
+	for (int i = 0; i < p->n_steps; i++) {
+		const struct step *s = &p->steps[i];
+		if (s->kind != STEP_DNNL)
+			continue;
+		a->exec[i] = calloc((size_t)s->nargs, sizeof(dnnl_exec_arg_t));
+		if (!a->exec[i])
+			return -ENOMEM;
+		for (int k = 0; k < s->nargs; k++) {
+			void *ptr = s->args[k].scratch ? a->base + p->scratch_off :
+							 loc_ptr(p, a, s->args[k].loc);
+			dnnl_memory_t m;
+			if (dnnl_memory_create(&m, &s->args[k].md, p->en->eng, ptr))
+				return ir_fail(e, INFER_E_BACKEND, "oneDNN: memory object");
+			a->mems[a->n_mems++] = m;
+			a->exec[i][k] = (dnnl_exec_arg_t){ s->args[k].arg, m };
+		}
+	}
+	return 0;
+}
+
+void plan_free(struct infer_plan *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < p->n_arenas; i++) {
+		struct arena *a = &p->ar[i];
+		for (int k = 0; k < a->n_mems; k++)
+			dnnl_memory_destroy(a->mems[k]);
+		free(a->mems);
+		if (a->exec)
+			for (int s = 0; s < p->n_steps; s++)
+				free(a->exec[s]);
+		free(a->exec);
+		if (a->stream)
+			dnnl_stream_destroy(a->stream);
+		free(a->base);
+	}
+	free(p->ar);
+	for (int i = 0; i < p->n_steps; i++) {
+		struct step *s = &p->steps[i];
+		if (s->prim)
+			dnnl_primitive_destroy(s->prim);
+		free(s->args);
+		free(s->in_dt);
+		free(s->in_sh);
+		free(s->in_loc);
+		free(s->out_dt);
+		free(s->out_sh);
+		free(s->out_loc);
+	}
+	free(p->steps);
+	free(p->st);
+	free(p->in_loc);
+	free(p->out_loc);
+	free(p->in_size);
+	free(p->out_size);
+	free(p->out_dt);
+	free(p->out_sh);
+	for (int i = 0; i < p->n_consts; i++)
+		ir_tensor_unref(p->consts[i]);
+	free(p->consts);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->cond);
+	free(p);
+}
+
+static int value_storage(struct builder *b, int v)
+{
+	int64_t n = ir_shape_elems(&b->v[v].sh);
+	size_t es = infer_dtype_size(b->v[v].dt);
+	size_t bytes;
+	if (n < 0 || !es || !cc_mul_ok((size_t)n, es, &bytes) || bytes > ((size_t)1 << 38))
+		return ir_fail(b->e, INFER_E_LIMIT, "tensor too large");
+	int s = new_storage(b, bytes);
+	if (s < 0)
+		return s;
+	b->v[v].storage = s;
+	int *nr = realloc(b->srem, ((size_t)s + 1) * sizeof(int));
+	if (!nr)
+		return -ENOMEM;
+	b->srem = nr;
+	b->srem[s] = b->vuses[v];
+	return 0;
+}
+
+int plan_build(struct infer_engine *en, struct ir_model *im,
+	       const struct ir_signature *sig, const struct ir_shape *in_shapes,
+	       int max_conc, struct infer_plan **ret, struct ir_err *e)
+{
+	struct ir_graph *g = &im->g;
+	struct infer_plan *p = calloc(1, sizeof(*p));
+	struct builder b = { NULL, NULL, en, im, p, NULL, e, 0, 0, 0 };
+	int *order = NULL, n_order = 0, r = 0;
+	if (!p)
+		return -ENOMEM;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	p->en = en;
+	b.v = calloc((size_t)g->n_values + 1, sizeof(*b.v));
+	b.vuses = calloc((size_t)g->n_values + 1, sizeof(int));
+	p->n_in = sig->n_in;
+	p->n_out = sig->n_out;
+	p->in_loc = calloc((size_t)sig->n_in + 1, sizeof(*p->in_loc));
+	p->in_size = calloc((size_t)sig->n_in + 1, sizeof(*p->in_size));
+	p->out_loc = calloc((size_t)sig->n_out + 1, sizeof(*p->out_loc));
+	p->out_size = calloc((size_t)sig->n_out + 1, sizeof(*p->out_size));
+	p->out_dt = calloc((size_t)sig->n_out + 1, sizeof(*p->out_dt));
+	p->out_sh = calloc((size_t)sig->n_out + 1, sizeof(*p->out_sh));
+	if (!b.v || !b.vuses || !p->in_loc || !p->in_size || !p->out_loc || !p->out_size ||
+	    !p->out_dt || !p->out_sh) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (int i = 0; i < g->n_values; i++) {
+		b.v[i].storage = -1;
+		b.v[i].cval = g->values[i].cval;
+		if (b.v[i].cval) {
+			b.v[i].dt = b.v[i].cval->dtype;
+			b.v[i].sh = b.v[i].cval->shape;
+		}
+	}
+	for (int i = 0; i < sig->n_in; i++) {
+		int v = sig->in[i].value;
+		b.v[v].dt = sig->in[i].dtype;
+		b.v[v].sh = in_shapes[i];
+		if ((r = value_storage(&b, v)))
+			goto fail;
+		p->in_loc[i] = loc_of(&b, v);
+		p->in_size[i] = p->st[b.v[v].storage].size;
+	}
+	if ((r = topo(g, sig, &order, &n_order, e)))
+		goto fail;
+	/* consumers per value: nodes of the plan and the signature outputs */
+	for (int oi = 0; oi < n_order; oi++) {
+		const struct ir_node *n = &g->nodes[order[oi]];
+		for (int k = 0; k < n->n_in; k++)
+			if (n->in[k] >= 0)
+				b.vuses[n->in[k]]++;
+	}
+	for (int i = 0; i < sig->n_out; i++)
+		b.vuses[sig->out[i].value]++;
+	for (int i = 0; i < sig->n_in; i++) /* inputs got storage earlier */
+		b.srem[b.v[sig->in[i].value].storage] += b.vuses[sig->in[i].value];
+	for (int oi = 0; oi < n_order; oi++) {
+		const struct ir_node *n = &g->nodes[order[oi]];
+		if (n->op == IR_CONST || n->op == IR_INPUT) {
+			if (n->op == IR_INPUT && b.v[n->out[0]].storage < 0) {
+				r = ir_fail(e, INFER_E_INVALID_MODEL, "input '%s' is not fed",
+					    n->name);
+				goto fail;
+			}
+			continue;
+		}
+		enum infer_dtype idt[IR_MAX_INPUTS > 64 ? 64 : IR_MAX_INPUTS];
+		struct ir_shape ish[64];
+		const struct ir_tensor *ic[64];
+		const void *idata[64];
+		enum infer_dtype odt[64];
+		struct ir_shape osh[64];
+		if (n->n_in > 64 || n->n_out > 64) {
+			r = ir_fail(e, INFER_E_UNSUPPORTED, "node '%s': too many inputs", n->name);
+			goto fail;
+		}
+		bool all_const = true;
+		for (int k = 0; k < n->n_in; k++) {
+			int v = n->in[k];
+			if (v < 0) {
+				idt[k] = INFER_DT_INVALID;
+				ish[k] = (struct ir_shape){ 0 };
+				ic[k] = NULL;
+				idata[k] = NULL;
+				continue;
+			}
+			idt[k] = b.v[v].dt;
+			ish[k] = b.v[v].sh;
+			ic[k] = b.v[v].cval;
+			idata[k] = ic[k] ? ic[k]->data : NULL;
+			if (!ic[k])
+				all_const = false;
+		}
+		struct ir_params pp;
+		r = ir_infer_node(n, idt, ish, ic, odt, osh, &pp, e);
+		if (r)
+			goto fail;
+		for (int k = 0; k < n->n_out; k++) {
+			b.v[n->out[k]].dt = odt[k];
+			b.v[n->out[k]].sh = osh[k];
+			if (ir_shape_elems(&osh[k]) < 0) {
+				r = ir_fail(e, INFER_E_LIMIT, "node '%s': output too large",
+					    n->name);
+				goto fail;
+			}
+		}
+		if (n->op == IR_SHAPE) {
+			all_const = true;
+			idata[0] = NULL;
+		}
+		if (all_const) {
+			/* fold now */
+			struct ir_tensor *ot[64];
+			void *od[64];
+			for (int k = 0; k < n->n_out; k++) {
+				r = ir_tensor_new(odt[k], &osh[k], &ot[k]);
+				if (!r && (r = keep_const(p, ot[k])))
+					ir_tensor_unref(ot[k]);
+				if (r) {
+					ir_fail(e, r, "node '%s': cannot fold", n->name);
+					goto fail;
+				}
+				od[k] = ot[k]->data;
+				b.v[n->out[k]].cval = ot[k];
+			}
+			r = ir_kernel_run(n, &pp, idt, ish, idata, odt, osh, od);
+			if (r) {
+				ir_fail(e, r, "node '%s' (%s): cannot evaluate", n->name, n->type);
+				goto fail;
+			}
+			continue;
+		}
+		if (is_view(n, &pp, &ish[0]) && n->in[0] >= 0 && !b.v[n->in[0]].cval) {
+			int sid = b.v[n->in[0]].storage;
+			b.v[n->out[0]].storage = sid;
+			b.srem[sid] += b.vuses[n->out[0]] - 1;
+			continue;
+		}
+		/* a conv's residual accumulates in place when nothing else
+		 * reads it later */
+		bool inplace = false;
+		if (n->op == IR_CONV && n->a.conv.sum_in >= 0) {
+			int res = n->in[n->a.conv.sum_in];
+			int sid = b.v[res].storage;
+			bool is_in = false;
+			for (int i = 0; i < sig->n_in; i++)
+				if (p->in_loc[i].storage == sid)
+					is_in = true;
+			if (sid >= 0 && !b.v[res].cval && !is_in && b.srem[sid] == 1 &&
+			    b.v[n->in[0]].storage != sid) {
+				b.v[n->out[0]].storage = sid;
+				b.srem[sid] += b.vuses[n->out[0]];
+				inplace = true;
+			}
+		}
+		for (int k = 0; k < n->n_out; k++)
+			if (!inplace && (r = value_storage(&b, n->out[k])))
+				goto fail;
+		for (int k = 0; k < n->n_in; k++)
+			if (n->in[k] >= 0 && b.v[n->in[k]].storage >= 0)
+				b.srem[b.v[n->in[k]].storage]--;
+		if (n->op == IR_CONV && n->a.conv.sum_in >= 0 && !inplace) {
+			int res = n->in[n->a.conv.sum_in];
+			struct step *cs = new_step(&b, STEP_COPY, n);
+			if (!cs) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			cs->in_loc = calloc(1, sizeof(struct loc));
+			cs->out_loc = calloc(1, sizeof(struct loc));
+			if (!cs->in_loc || !cs->out_loc) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			cs->in_loc[0] = loc_of(&b, res);
+			cs->out_loc[0] = loc_of(&b, n->out[0]);
+			cs->n_in = cs->n_out = 1;
+			cs->size = p->st[b.v[n->out[0]].storage].size;
+		}
+		if (n->op == IR_CONV)
+			r = build_conv(&b, n, &pp, n->out[0]);
+		else if (n->op == IR_POOL)
+			r = build_pool(&b, n, &pp, n->out[0]);
+		else if (n->op == IR_MATMUL) {
+			r = build_matmul(&b, n, n->out[0]);
+			if (r == 1)
+				r = build_kernel(&b, n, &pp);
+		} else
+			r = build_kernel(&b, n, &pp);
+		if (r)
+			goto fail;
+	}
+	for (int i = 0; i < sig->n_out; i++) {
+		int v = sig->out[i].value;
+		p->out_loc[i] = loc_of(&b, v);
+		p->out_dt[i] = b.v[v].dt;
+		p->out_sh[i] = b.v[v].sh;
+		p->out_size[i] = (size_t)ir_shape_elems(&b.v[v].sh) * infer_dtype_size(b.v[v].dt);
+		if (p->out_loc[i].storage < 0 && !p->out_loc[i].cptr) {
+			r = ir_fail(e, INFER_E_INVALID_MODEL, "output '%s' is not computed",
+				    sig->out[i].key);
+			goto fail;
+		}
+	}
+	p->scratch_size = b.scratch;
+	if ((r = plan_memory(p)))
+		goto fail;
+	p->n_arenas = max_conc > 0 ? max_conc : 1;
+	p->ar = calloc((size_t)p->n_arenas, sizeof(*p->ar));
+	if (!p->ar) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (int i = 0; i < p->n_arenas; i++)
+		if ((r = make_arena(p, &p->ar[i], e)))
+			goto fail;
+	free(order);
+	free(b.v);
+	free(b.vuses);
+	free(b.srem);
+	*ret = p;
+	return 0;
+fail:
+	free(order);
+	free(b.v);
+	free(b.vuses);
+	free(b.srem);
+	plan_free(p);
+	return r;
+}
+
+void plan_output(const struct infer_plan *p, int i, enum infer_dtype *dt,
+		 struct ir_shape *sh)
+{
+	*dt = p->out_dt[i];
+	*sh = p->out_sh[i];
+}
+
+static int run_steps(struct infer_plan *p, struct arena *a, struct ir_err *e)
+{
+	for (int i = 0; i < p->n_steps; i++) {
+		struct step *s = &p->steps[i];
+		if (s->kind == STEP_DNNL) {
+			if (dnnl_primitive_execute(s->prim, a->stream, s->nargs, a->exec[i]))
+				return ir_fail(e, INFER_E_BACKEND, "oneDNN failed on '%s'",
+					       s->node->name);
+			continue;
+		}
+		if (s->kind == STEP_COPY) {
+			void *d = loc_ptr(p, a, s->out_loc[0]);
+			const void *src = loc_ptr(p, a, s->in_loc[0]);
+			if (d != src)
+				memcpy(d, src, s->size);
+			continue;
+		}
+		const void *in[64];
+		void *out[64];
+		for (int k = 0; k < s->n_in; k++)
+			in[k] = s->in_loc[k].storage >= 0 || s->in_loc[k].cptr ?
+				loc_ptr(p, a, s->in_loc[k]) : NULL;
+		for (int k = 0; k < s->n_out; k++)
+			out[k] = loc_ptr(p, a, s->out_loc[k]);
+		int r = ir_kernel_run(s->node, &s->p, s->in_dt, s->in_sh, in, s->out_dt,
+				      s->out_sh, out);
+		if (r)
+			return ir_fail(e, r, "'%s' (%s) failed: %s", s->node->name,
+				       s->node->type,
+				       r == INFER_E_BAD_INPUT ? "index out of range" :
+				       infer_strerror(r));
+	}
+	return 0;
+}
+
+int plan_run(struct infer_plan *p, const void *const *in_data,
+	     void *const *out_data, struct ir_err *e)
+{
+	pthread_mutex_lock(&p->lock);
+	struct arena *a = NULL;
+	for (;;) {
+		for (int i = 0; i < p->n_arenas; i++)
+			if (!p->ar[i].busy) {
+				a = &p->ar[i];
+				break;
+			}
+		if (a)
+			break;
+		pthread_cond_wait(&p->cond, &p->lock);
+	}
+	a->busy = true;
+	pthread_mutex_unlock(&p->lock);
+
+	omp_set_num_threads(p->en->threads);
+	for (int i = 0; i < p->n_in; i++)
+		memcpy(loc_ptr(p, a, p->in_loc[i]), in_data[i], p->in_size[i]);
+	int r = run_steps(p, a, e);
+	if (!r && a->stream && dnnl_stream_wait(a->stream))
+		r = ir_fail(e, INFER_E_BACKEND, "oneDNN stream failed");
+	if (!r)
+		for (int i = 0; i < p->n_out; i++)
+			if (out_data[i])
+				memcpy(out_data[i], loc_ptr(p, a, p->out_loc[i]),
+				       p->out_size[i]);
+
+	pthread_mutex_lock(&p->lock);
+	a->busy = false;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	return r;
+}
