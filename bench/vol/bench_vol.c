@@ -298,16 +298,37 @@ int main(int argc, char **argv)
 		fprintf(stderr, "create argon2id: %s\n", vol_strerror(r));
 		goto out;
 	}
-	t = now_s();
-	r = vol_open_passphrase(simg, pass, strlen(pass), NULL, &v);
-	double t_unlock = now_s() - t;
-	if (r)
-		goto out;
-	vol_close(v);
+	/* Alternate the two, three times each, and keep the medians: one
+	 * run of a memory-hard KDF is noisy on a shared machine. */
+	double tu[3], tc[3];
 	snprintf(cmd, sizeof(cmd), "cryptsetup open --test-passphrase --key-file '%s' '%s'", keyf, simg);
-	double t_cs = timed_sh(cmd);
+	for (int k = 0; k < 3; k++) {
+		t = now_s();
+		r = vol_open_passphrase(simg, pass, strlen(pass), NULL, &v);
+		tu[k] = now_s() - t;
+		if (r)
+			goto out;
+		vol_close(v);
+		tc[k] = timed_sh(cmd);
+		if (tc[k] < 0)
+			goto out;
+	}
+	for (int a = 0; a < 3; a++)
+		for (int b = a + 1; b < 3; b++) {
+			if (tu[b] < tu[a]) {
+				double x = tu[a];
+				tu[a] = tu[b];
+				tu[b] = x;
+			}
+			if (tc[b] < tc[a]) {
+				double x = tc[a];
+				tc[a] = tc[b];
+				tc[b] = x;
+			}
+		}
+	double t_unlock = tu[1], t_cs = tc[1];
 	snprintf(cmd, sizeof(cmd), "cryptsetup luksDump '%s' | grep -E 'PBKDF|Time cost|Memory|Threads' | tr -s ' \\t' ' ' | paste -sd' '", simg);
-	printf("unlock argon2id (%s): vol_open_passphrase %.3f s; cryptsetup open --test-passphrase %.3f s; ratio %.2f\n",
+	printf("unlock argon2id (%s, median of 3): vol_open_passphrase %.3f s; cryptsetup open --test-passphrase %.3f s; ratio %.2f\n",
 	       smoke ? "small costs" : "cryptsetup defaults", t_unlock, t_cs, t_unlock / t_cs);
 	fflush(stdout);
 	sh(cmd);
