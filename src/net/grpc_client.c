@@ -975,6 +975,8 @@ static void free_task(struct net_task *t)
 	loop_timer_set(c->loop, &c->timer, 0);
 	gc_disconnect(c);
 	fail_all(c, NET_E_CANCELLED, true);
+	/* A flush queued for this iteration would run after c is freed. */
+	loop_defer_cancel(c->loop, &c->flush_d);
 	pthread_mutex_lock(&c->mu);
 	c->freed_on_loop = true;
 	pthread_cond_signal(&c->cv);

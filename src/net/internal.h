@@ -59,6 +59,8 @@ void loop_del(struct net_loop *l, struct net_io *io);
 void loop_timer_set(struct net_loop *l, struct net_timer *t, uint64_t deadline_ns);
 void loop_post_task(struct net_loop *l, struct net_task *t);
 void loop_defer(struct net_loop *l, struct net_defer *d);
+/* Unqueue d if queued (its owner is going away).  Loop thread only. */
+void loop_defer_cancel(struct net_loop *l, struct net_defer *d);
 /* Queue d to run after every regular defer of this iteration (frees). */
 void loop_defer_last(struct net_loop *l, struct net_defer *d);
 /* Join a background thread started by net_loop_start (after stop). */

@@ -188,6 +188,22 @@ void loop_defer_last(struct net_loop *l, struct net_defer *d)
 	l->last_head = d;
 }
 
+void loop_defer_cancel(struct net_loop *l, struct net_defer *d)
+{
+	if (!d->queued)
+		return;
+	struct net_defer **heads[2] = {&l->defer_head, &l->last_head};
+	for (int i = 0; i < 2; i++) {
+		for (struct net_defer **pp = heads[i]; *pp; pp = &(*pp)->next) {
+			if (*pp == d) {
+				*pp = d->next;
+				d->queued = false;
+				return;
+			}
+		}
+	}
+}
+
 void loop_defer(struct net_loop *l, struct net_defer *d)
 {
 	if (d->queued)
