@@ -8,8 +8,10 @@ and repeated, h2load and ccclient at
   1 stream   (one connection, one call in flight: h2load -c1 -m1, ccclient --cnum 1)
   64 streams (one connection, 64 calls in flight: h2load -c1 -m64, ccclient --streams 64)
   64 conns   (64 connections, one call each: h2load -c64 -m1, ccclient --cnum 64)
-and prints requests/s of each (median of the repeats) and the ratio
-ccclient / h2load.  h2load counts an HTTP 200 as success and cannot see
+and prints requests/s of each (median of the repeats), the ratio
+ccclient / h2load, and each client's own CPU time per request (user + system,
+which does not depend on how busy the shared machine is).  h2load's rate
+includes its connection set-up (TLS handshakes); ccclient's excludes it.  h2load counts an HTTP 200 as success and cannot see
 grpc-status; ccclient's own count of OK answers shows the bytes are a valid
 request.  --smoke: tiny counts, nothing judged.
 
@@ -20,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -30,9 +33,17 @@ import time
 METHOD = "/tensorflow.serving.PredictionService/Predict"
 
 
+CPU = {"last": 0.0}
+
+
 def sh(cmd, **kw):
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          timeout=600, **kw)
+    """Run cmd; CPU["last"] = its user + system CPU seconds."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                       timeout=600, **kw)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU["last"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return r
 
 
 def free_port():
@@ -132,14 +143,18 @@ def main():
             url = "https://127.0.0.1:%d" % port
             print("server: %s, TLS, gRPC; request: %d bytes (gRPC frame), %d requests per run, "
                   "median of %d" % (engine, size, n, repeats))
-            print("%-11s %14s %14s %8s" % ("config", "h2load req/s", "ccclient req/s", "ratio"))
+            print("%-11s %13s %15s %6s   %s" % ("config", "h2load req/s", "ccclient req/s", "ratio",
+                                               "CPU us/req h2load, ccclient"))
             for name, c, m in (("1 stream", 1, 1), ("64 streams", 1, 64), ("64 conns", 64, 1)):
-                hs, cs = [], []
+                hs, cs, hcpu, ccpu = [], [], [], []
                 for _ in range(repeats):
                     hs.append(h2load(url, reqfile, n, c, m))
+                    hcpu.append(CPU["last"] * 1e6 / n)
                     cs.append(ccclient(a.ccclient, base, n, c, m))
+                    ccpu.append(CPU["last"] * 1e6 / (max(1, n // c) * c))
                 h, cc = statistics.median(hs), statistics.median(cs)
-                print("%-11s %14.0f %14.0f %8.2f" % (name, h, cc, cc / h if h else 0))
+                print("%-11s %13.0f %15.0f %6.2f   %.1f, %.1f" % (
+                    name, h, cc, cc / h if h else 0, statistics.median(hcpu), statistics.median(ccpu)))
         finally:
             srv.terminate()
             try:

@@ -61,7 +61,17 @@ def free_port():
     return p
 
 
-def h2load(port, streams, path, n=None):
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """user + system CPU time of a process (all threads)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def h2load(port, streams, path, n=None, pid=None):
     body = os.path.join(TMP, "msg.bin")
     log = os.path.join(TMP, "h2load.log")
     cmd = ["h2load", "-c", "1", "-t", "1", "-m", str(streams), "-d", body,
@@ -70,9 +80,11 @@ def h2load(port, streams, path, n=None):
     if n:
         cmd += ["-n", str(n)]
     else:
-        cmd += ["-D", str(DURATION), "--warm-up-time", "1"]
+        cmd += ["-D", str(DURATION)]
     cmd.append("https://127.0.0.1:%d%s" % (port, path))
+    cpu0 = cpu_seconds(pid) if pid else 0
     r = sh(cmd)
+    cpu1 = cpu_seconds(pid) if pid else 0
     out = r.stdout.decode()
     m = re.search(r"finished in [^,]+, ([0-9.]+) req/s", out)
     ok = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed", out)
@@ -87,7 +99,10 @@ def h2load(port, streams, path, n=None):
 
     def pct(p):
         return lat[min(len(lat) - 1, int(len(lat) * p))] if lat else 0
-    return {"rps": float(m.group(1)), "p50": pct(0.50), "p99": pct(0.99), "n": len(lat)}
+    done = int(ok.group(1))
+    cpu_us = (cpu1 - cpu0) * 1e6 / done if done else 0
+    return {"rps": float(m.group(1)), "p50": pct(0.50), "p99": pct(0.99), "n": len(lat),
+            "cpu_us": cpu_us}
 
 
 def start_net(threads):
@@ -126,6 +141,9 @@ def start_nghttpd(threads):
     raise RuntimeError("nghttpd did not start")
 
 
+LOAD0 = os.getloadavg()[0]
+
+
 def main():
     for tool in ("h2load", "openssl"):
         if not shutil.which(tool):
@@ -139,7 +157,7 @@ def main():
         p, port = start_net(t)
         try:
             for s in streams:
-                r = h2load(port, s, "/test.Echo/Echo", n=200 if SMOKE else None)
+                r = h2load(port, s, "/test.Echo/Echo", n=200 if SMOKE else None, pid=p.pid)
                 results.append(("net", t, s, r))
         finally:
             stop(p)
@@ -149,16 +167,22 @@ def main():
             p, port = start_nghttpd(t)
             try:
                 for s in streams:
-                    results.append(("nghttpd", t, s, h2load(port, s, "/test.Echo/Echo")))
+                    results.append(("nghttpd", t, s, h2load(port, s, "/test.Echo/Echo",
+                                                            pid=p.pid)))
             finally:
                 p.terminate()
                 p.wait(timeout=30)
     print("gRPC unary echo over TLS (1 connection, h2load 1 thread; %s)" %
           ("smoke" if SMOKE else "%d s per run" % DURATION))
-    print("%-8s %-8s %-8s %12s %10s %10s" % ("server", "threads", "streams", "req/s", "p50 us",
-                                               "p99 us"))
+    print("load average before: %.1f (2 cores shared: absolute numbers drift, ratios hold)" %
+          LOAD0)
+    print("%-8s %-8s %-8s %12s %10s %10s %14s %16s" % (
+        "server", "threads", "streams", "req/s", "p50 us", "p99 us", "server CPU us",
+        "req/s per core"))
     for name, t, s, r in results:
-        print("%-8s %-8d %-8d %12.0f %10d %10d" % (name, t, s, r["rps"], r["p50"], r["p99"]))
+        per_core = 1e6 / r["cpu_us"] if r["cpu_us"] else 0
+        print("%-8s %-8d %-8d %12.0f %10d %10d %14.1f %16.0f" % (
+            name, t, s, r["rps"], r["p50"], r["p99"], r["cpu_us"], per_core))
     if have_baseline:
         base = {(t, s): r for name, t, s, r in results if name == "nghttpd"}
         print("ratios against nghttpd (same threads, same streams):")
@@ -166,8 +190,9 @@ def main():
             if name != "net":
                 continue
             b = base[(t, s)]
-            print("  threads=%d streams=%-3d throughput x%.2f   p50 %+d us" %
-                  (t, s, r["rps"] / b["rps"] if b["rps"] else 0, r["p50"] - b["p50"]))
+            print("  threads=%d streams=%-3d throughput x%.2f   p50 %+d us   CPU per request x%.2f" %
+                  (t, s, r["rps"] / b["rps"] if b["rps"] else 0, r["p50"] - b["p50"],
+                   r["cpu_us"] / b["cpu_us"] if b["cpu_us"] else 0))
     else:
         print("(no baseline: %s)" % ("smoke mode" if SMOKE else "nghttpd not installed"))
     shutil.rmtree(TMP, ignore_errors=True)

@@ -330,6 +330,7 @@ enum attest_sim_flaw {
 	ATTEST_SIM_WRONG_QE,         /* QE report with another MRSIGNER */
 	ATTEST_SIM_OUT_OF_DATE_TCB,  /* platform SVNs match only an OutOfDate level */
 	ATTEST_SIM_BAD_SIGNATURE,    /* quote signature corrupted */
+	ATTEST_SIM_OUT_OF_DATE_MODULE, /* TDX module 1.x whose identity level is OutOfDate */
 };
 
 struct attest_provider_opts {
@@ -371,6 +372,17 @@ int attest_sim_init(const char *dir, unsigned validity_days);
  * nextUpdate passes.  Errors: ATTEST_E_FETCH, -errno, collateral errors. */
 int attest_collateral_fetch(const char *base_url, const struct attest_quote *q,
 			    const char *out_dir, const char *cache_dir, int64_t now);
+
+struct attest_fetch_opts {
+	const char *base_url;   /* required */
+	const char *out_dir;    /* required */
+	const char *cache_dir;  /* NULL: no cache */
+	const char *ca_file;    /* PEM CA bundle for https (NULL: system store),
+				 * e.g. a PCCS's self-signed certificate */
+	int64_t now;            /* judges cache freshness */
+};
+/* The same with options.  Errors as attest_collateral_fetch(). */
+int attest_collateral_fetch_opts(const struct attest_fetch_opts *o, const struct attest_quote *q);
 
 #ifdef __cplusplus
 }

@@ -299,8 +299,8 @@ int kbs_policy_validate(const char *json, size_t len, char *detail,
 
 /* A quote provider backed by attest_provider ("tsm" or "sim").  sim_dir is
  * required for "sim"; sim_flaw names an attest_sim_flaw ("debug-td",
- * "other-mrtd", "out-of-date-tcb", "bad-signature", "revoked-pck",
- * "wrong-qe") or NULL.  Free with kbs_attest_provider_free. */
+ * "other-mrtd", "out-of-date-tcb", "out-of-date-module", "bad-signature",
+ * "revoked-pck", "wrong-qe") or NULL.  Free with kbs_attest_provider_free. */
 int kbs_attest_provider_new(struct kbs_quote_provider **ret, const char *name,
 			    const char *sim_dir, const char *sim_flaw);
 void kbs_attest_provider_free(struct kbs_quote_provider *p);
@@ -430,7 +430,8 @@ struct kbs_quote_provider {
 /* HTTPS transport (net library client): HTTP/1.1 over TLS 1.3 to url
  * ("https://host:port"), trusting only the CA certificates in ca_path (the
  * broker's CA is pinned; the certificate must name host, or its IP).  One
- * connection, kept alive across requests.  timeout_ms bounds connect and each
+ * connection, kept alive from auth to the resource request, closed after
+ * it (a fetch is one flow).  timeout_ms bounds connect and each
  * request (0 = 30 s).  Errors: -EINVAL (bad URL), -errno reading ca_path,
  * KBS_E_HTTP (client setup; the cause is logged). */
 int kbs_https_transport_new(struct kbs_transport **ret, const char *url,

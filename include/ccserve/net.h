@@ -179,6 +179,10 @@ struct net_limits {
 	uint32_t read_timeout_ms;        /* max silence while a request body is
 					  * incomplete: 30 s */
 	uint32_t idle_timeout_ms;        /* keep-alive with nothing in flight: 120 s */
+	size_t max_conn_buffer;          /* request bytes one HTTP/2 connection may
+					  * hold (bodies received and not yet
+					  * completed): the larger of max_body and
+					  * max_grpc_message, plus 64 MiB */
 };
 
 /*
@@ -296,8 +300,10 @@ struct net_response {
  * queued directly, from another thread it is handed to req's I/O thread.
  * req must not be used after the call (whatever it returns).  Returns 0
  * also when the request was cancelled meanwhile (the answer is dropped).
- * Errors: NET_E_CONFIG (bad status or forbidden header), -ENOMEM.
- * A HEAD request gets the headers only. */
+ * Errors: NET_E_CONFIG (bad status or forbidden header), -ENOMEM; req is
+ * then still completed, with a 500 (an empty answer closes the connection
+ * or resets the stream if even that fails).  A HEAD request gets the
+ * headers only. */
 int net_response_send(struct net_request *req, const struct net_response *resp);
 /* Complete req without an answer: HTTP/2 resets the stream (CANCEL),
  * HTTP/1.1 closes the connection.  Thread-safe; req is gone after. */
@@ -350,8 +356,9 @@ struct net_grpc_response {
 };
 
 /* Complete a gRPC request (net_request_is_grpc()).  Same threading and
- * ownership rules as net_response_send().  Errors: NET_E_CONFIG, NET_E_STATE
- * (not a gRPC request), -ENOMEM. */
+ * ownership rules as net_response_send().  Errors: NET_E_CONFIG (status
+ * outside 0..16, reserved or invalid header), NET_E_STATE (not a gRPC
+ * request), -ENOMEM; req is then still completed (gRPC INTERNAL, or 500). */
 int net_grpc_send(struct net_request *req, const struct net_grpc_response *resp);
 
 /* Framing: 1 byte compressed flag, 4 bytes big-endian length, message. */

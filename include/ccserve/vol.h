@@ -28,6 +28,10 @@
  * Secrets: the volume key lives in util secure memory and is wiped by
  * vol_close(); passphrases passed in are never copied outside secure memory
  * and never logged.
+ *
+ * Reads decrypt straight from a read-only mapping of the image (pread when it
+ * cannot be mapped): the image file must not be truncated while a volume is
+ * open (as with any mapped file, that would raise SIGBUS).
  */
 #ifndef CCSERVE_VOL_H
 #define CCSERVE_VOL_H
@@ -78,12 +82,11 @@ struct vol;
 struct vol_file;
 
 struct vol_open_opts {
-	/* Verify the ext4 superblock and group descriptors checksums on open
-	 * (always on; reserved for future knobs).  Set the whole struct to 0
-	 * for defaults; NULL opts means defaults. */
+	/* Reserved, set to 0.  NULL opts (or a zeroed struct) means defaults:
+	 * any keyslot. */
 	uint32_t flags;
-	/* Keyslot to try (-1 or 0 by zeroed struct means any).  Use
-	 * VOL_ANY_KEYSLOT explicitly for clarity. */
+	/* When keyslot_set, only keyslot `keyslot` is tried. */
+	bool keyslot_set;
 	int keyslot;
 };
 #define VOL_ANY_KEYSLOT (-1)
@@ -145,8 +148,19 @@ int vol_lstat(struct vol *v, const char *path, struct vol_stat *ret);
 /* stat-style: a final symlink is followed (inside the volume). */
 int vol_stat(struct vol *v, const char *path, struct vol_stat *ret);
 
+/* By inode number, as passed to vol_readdir callbacks: like vol_lstat /
+ * vol_file_open / vol_readlink without a path lookup (walks of large
+ * directories stay linear).  Errors: -ENOENT (number out of range or inode
+ * not in use), otherwise as the path forms. */
+int vol_lstat_ino(struct vol *v, uint32_t ino, struct vol_stat *ret);
+int vol_file_open_ino(struct vol *v, uint32_t ino, struct vol_file **ret);
+int vol_readlink_ino(struct vol *v, uint32_t ino, char **ret, size_t *ret_len);
+
 /* Directory listing: fn is called for each entry except "." and "..", with
- * name NUL-terminated (valid only during the call), in on-disk order.  A
+ * name NUL-terminated (valid only during the call), in on-disk order.  fn runs
+ * under the volume lock, which is recursive: it may call vol_stat,
+ * vol_lstat, vol_readlink, vol_file_open or vol_read_file on the same volume
+ * (other threads' path calls wait meanwhile; vol_file_pread never does).  A
  * non-zero return from fn stops the walk and is returned.  type is from the
  * directory entry (VOL_FT_UNKNOWN when the filesystem lacks filetype).
  * Errors: -ENOENT, -ENOTDIR, VOL_E_FS_CORRUPT (bad name length),

@@ -97,7 +97,7 @@ static int url_decode(struct cc_buf *b)
 	return 0;
 }
 
-static int http_get(const char *url, const char *want_header, struct response *r)
+static int http_get(const char *url, const char *ca_file, const char *want_header, struct response *r)
 {
 	cc_buf_init(&r->body, FETCH_BODY_MAX, false);
 	cc_buf_init(&r->header, FETCH_HEADER_MAX, false);
@@ -118,6 +118,10 @@ static int http_get(const char *url, const char *want_header, struct response *r
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "ccattest/1");
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
 	CURLcode cr = curl_easy_perform(c);
 	long status = 0;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -236,7 +240,8 @@ static int crl_body_to_der(struct cc_buf *b)
 	return 0;
 }
 
-static int fetch_all(const char *base, const uint8_t fmspc[6], const char *ca, const char *dir)
+static int fetch_all(const char *base, const char *ca_file, const uint8_t fmspc[6], const char *ca,
+		     const char *dir)
 {
 	char url[URL_MAX], fm[13];
 	cc_hex_encode(fmspc, 6, fm, sizeof(fm));
@@ -256,26 +261,26 @@ static int fetch_all(const char *base, const uint8_t fmspc[6], const char *ca, c
 	} while (0)
 
 	GET("%.*s/tdx/certification/v4/tcb?fmspc=%s", fm);
-	if ((rc = http_get(url, "TCB-Info-Issuer-Chain", &r)) < 0 ||
+	if ((rc = http_get(url, ca_file, "TCB-Info-Issuer-Chain", &r)) < 0 ||
 	    (rc = write_in(dir, "tcb_info.json", r.body.data, r.body.len)) < 0 ||
 	    (rc = write_in(dir, "tcb_info_issuer_chain.pem", r.header.data, r.header.len)) < 0)
 		goto out;
 	response_free(&r);
 	GET("%.*s/tdx/certification/v4/qe/identity");
-	if ((rc = http_get(url, "SGX-Enclave-Identity-Issuer-Chain", &r)) < 0 ||
+	if ((rc = http_get(url, ca_file, "SGX-Enclave-Identity-Issuer-Chain", &r)) < 0 ||
 	    (rc = write_in(dir, "qe_identity.json", r.body.data, r.body.len)) < 0 ||
 	    (rc = write_in(dir, "qe_identity_issuer_chain.pem", r.header.data, r.header.len)) < 0)
 		goto out;
 	response_free(&r);
 	GET("%.*s/sgx/certification/v4/pckcrl?ca=%s&encoding=der", ca);
-	if ((rc = http_get(url, "SGX-PCK-CRL-Issuer-Chain", &r)) < 0 ||
+	if ((rc = http_get(url, ca_file, "SGX-PCK-CRL-Issuer-Chain", &r)) < 0 ||
 	    (rc = crl_body_to_der(&r.body)) < 0 ||
 	    (rc = write_in(dir, "pck_crl.der", r.body.data, r.body.len)) < 0 ||
 	    (rc = write_in(dir, "pck_crl_issuer_chain.pem", r.header.data, r.header.len)) < 0)
 		goto out;
 	response_free(&r);
 	GET("%.*s/sgx/certification/v4/rootcacrl");
-	if ((rc = http_get(url, NULL, &r)) < 0 || (rc = crl_body_to_der(&r.body)) < 0 ||
+	if ((rc = http_get(url, ca_file, NULL, &r)) < 0 || (rc = crl_body_to_der(&r.body)) < 0 ||
 	    (rc = write_in(dir, "root_ca_crl.der", r.body.data, r.body.len)) < 0)
 		goto out;
 #undef GET
@@ -287,8 +292,17 @@ out:
 int attest_collateral_fetch(const char *base_url, const struct attest_quote *q,
 			    const char *out_dir, const char *cache_dir, int64_t now)
 {
-	if (!base_url || !q || !out_dir)
+	struct attest_fetch_opts o = { .base_url = base_url, .out_dir = out_dir,
+				       .cache_dir = cache_dir, .now = now };
+	return attest_collateral_fetch_opts(&o, q);
+}
+
+int attest_collateral_fetch_opts(const struct attest_fetch_opts *o, const struct attest_quote *q)
+{
+	if (!o || !o->base_url || !q || !o->out_dir)
 		return -EINVAL;
+	const char *base_url = o->base_url, *out_dir = o->out_dir, *cache_dir = o->cache_dir;
+	int64_t now = o->now;
 	if (strncmp(base_url, "https://", 8) != 0 && strncmp(base_url, "http://", 7) != 0)
 		return ATTEST_E_FETCH;
 	uint8_t fmspc[6];
@@ -322,7 +336,7 @@ int attest_collateral_fetch(const char *base_url, const struct attest_quote *q,
 	}
 	if ((r = mkdirs(out_dir)) < 0)
 		return r;
-	if ((r = fetch_all(base_url, fmspc, ca, out_dir)) < 0)
+	if ((r = fetch_all(base_url, o->ca_file, fmspc, ca, out_dir)) < 0)
 		return r;
 	/* it must load as collateral, and be for this FMSPC */
 	struct attest_collateral *c = NULL;

@@ -30,6 +30,8 @@ static const uint16_t sim_pcesvn = 13;
 /* TEE_TCB_SVN of an up-to-date sim TD and of an out-of-date one */
 static const uint8_t sim_tee_svn[16] = { 5, 0, 3, 0 };
 static const uint8_t sim_tee_svn_old[16] = { 4, 0, 3, 0 };
+/* module major version 1 (identity TDX_01), module SVN 3: OutOfDate there */
+static const uint8_t sim_tee_svn_mod[16] = { 3, 1, 3, 0 };
 #define SIM_QE_ISVSVN 4
 #define SIM_QE_PRODID 2
 
@@ -352,8 +354,14 @@ static int tcb_info_doc(struct cc_buf *b, int64_t issue, int64_t next)
 		"{\"id\":\"TDX\",\"version\":3,\"issueDate\":\"%s\",\"nextUpdate\":\"%s\","
 		"\"fmspc\":\"%s\",\"pceId\":\"0000\",\"tcbType\":0,\"tcbEvaluationDataNumber\":17,"
 		"\"tdxModule\":{\"mrsigner\":\"%096d\",\"attributes\":\"0000000000000000\","
-		"\"attributesMask\":\"FFFFFFFFFFFFFFFF\"},\"tcbLevels\":[",
-		ti, tn, fm, 0);
+		"\"attributesMask\":\"FFFFFFFFFFFFFFFF\"},"
+		"\"tdxModuleIdentities\":[{\"id\":\"TDX_01\",\"mrsigner\":\"%096d\","
+		"\"attributes\":\"0000000000000000\",\"attributesMask\":\"FFFFFFFFFFFFFFFF\","
+		"\"tcbLevels\":[{\"tcb\":{\"isvsvn\":5},\"tcbDate\":\"2025-01-01T00:00:00Z\","
+		"\"tcbStatus\":\"UpToDate\"},{\"tcb\":{\"isvsvn\":2},\"tcbDate\":\"2024-01-01T00:00:00Z\","
+		"\"tcbStatus\":\"OutOfDate\",\"advisoryIDs\":[\"INTEL-SA-01079\"]}]}],"
+		"\"tcbLevels\":[",
+		ti, tn, fm, 0, 0);
 	/* level 0: up to date; level 1: older TDX module (OutOfDate) */
 	for (int lvl = 0; lvl < 2 && r == 0; lvl++) {
 		const uint8_t *tdx = lvl == 0 ? sim_tee_svn : sim_tee_svn_old;
@@ -758,7 +766,10 @@ int sim_td_quote(struct sim_td *s, const uint8_t report_data[64], uint8_t **ret,
 	cc_hex_decode(SIM_QE_VENDOR, 32, q + 12, 16, &got);
 	/* TD report */
 	uint8_t *b = q + QUOTE_HEADER_LEN;
-	memcpy(b, s->flaw == ATTEST_SIM_OUT_OF_DATE_TCB ? sim_tee_svn_old : sim_tee_svn, 16);
+	memcpy(b, s->flaw == ATTEST_SIM_OUT_OF_DATE_TCB      ? sim_tee_svn_old
+		  : s->flaw == ATTEST_SIM_OUT_OF_DATE_MODULE ? sim_tee_svn_mod
+							     : sim_tee_svn,
+	       16);
 	memcpy(b + 16, s->mrseam, 48);
 	/* mrsignerseam zero, seamattributes zero */
 	memcpy(b + 120, s->td_attributes, 8);

@@ -173,7 +173,9 @@ struct plan_entry {
 struct sig_rt {
 	struct infer_signature_info info;
 	struct infer_tensor_info *in, *out;
-	struct plan_entry *plans;
+	/* entries are allocated one by one: runs hold pointers to them while
+	 * other threads add plans */
+	struct plan_entry **plans;
 	size_t n_plans;
 };
 
@@ -261,7 +263,7 @@ int infer_model_load(const struct infer_fs *fs, const struct infer_model_opts *o
 	}
 	m->threads = threads;
 	m->max_conc = opts->max_concurrency > 0 ? opts->max_concurrency : 1;
-	m->max_plans = opts->max_plans ? opts->max_plans : 8;
+	m->max_plans = opts->max_plans ? (opts->max_plans > 1024 ? 1024 : opts->max_plans) : 8;
 	m->max_batch = opts->max_batch > 0 ? opts->max_batch : 1024;
 	m->max_plan_bytes = opts->max_plan_bytes ? opts->max_plan_bytes : ((size_t)16 << 30);
 	void *data = NULL;
@@ -337,7 +339,8 @@ int infer_model_load(const struct infer_fs *fs, const struct infer_model_opts *o
 		struct sig_rt *rt = &m->sigs[i];
 		rt->in = calloc((size_t)s->n_in + 1, sizeof(*rt->in));
 		rt->out = calloc((size_t)s->n_out + 1, sizeof(*rt->out));
-		if (!rt->in || !rt->out) {
+		rt->plans = calloc(m->max_plans, sizeof(*rt->plans));
+		if (!rt->in || !rt->out || !rt->plans) {
 			r = -ENOMEM;
 			goto fail;
 		}
@@ -412,8 +415,9 @@ void infer_model_free(struct infer_model *m)
 		return;
 	for (size_t i = 0; m->sigs && i < m->n_sigs; i++) {
 		for (size_t k = 0; k < m->sigs[i].n_plans; k++) {
-			plan_free(m->sigs[i].plans[k].plan);
-			free(m->sigs[i].plans[k].shapes);
+			plan_free(m->sigs[i].plans[k]->plan);
+			free(m->sigs[i].plans[k]->shapes);
+			free(m->sigs[i].plans[k]);
 		}
 		free(m->sigs[i].plans);
 		free(m->sigs[i].in);
@@ -485,11 +489,11 @@ static int get_plan(struct infer_model *m, int si, const struct ir_shape *shapes
 	for (size_t i = 0; i < rt->n_plans; i++) {
 		bool eq = true;
 		for (int k = 0; k < s->n_in && eq; k++)
-			eq = ir_shape_eq(&rt->plans[i].shapes[k], &shapes[k]);
+			eq = ir_shape_eq(&rt->plans[i]->shapes[k], &shapes[k]);
 		if (eq) {
-			rt->plans[i].refs++;
-			rt->plans[i].last = ++m->tick;
-			*ret = &rt->plans[i];
+			rt->plans[i]->refs++;
+			rt->plans[i]->last = ++m->tick;
+			*ret = rt->plans[i];
 			pthread_mutex_unlock(&m->lock);
 			return 0;
 		}
@@ -507,47 +511,38 @@ static int get_plan(struct infer_model *m, int si, const struct ir_shape *shapes
 		return -ENOMEM;
 	}
 	memcpy(sc, shapes, (size_t)s->n_in * sizeof(*sc));
+	struct plan_entry *ne = calloc(1, sizeof(*ne));
+	if (!ne) {
+		plan_free(p);
+		free(sc);
+		pthread_mutex_unlock(&m->lock);
+		return -ENOMEM;
+	}
+	*ne = (struct plan_entry){ sc, p, ++m->tick, 1 };
 	size_t slot = rt->n_plans;
 	if (rt->n_plans >= m->max_plans) {
 		/* evict the least recently used idle plan */
 		size_t best = SIZE_MAX;
 		for (size_t i = 0; i < rt->n_plans; i++)
-			if (!rt->plans[i].refs &&
-			    (best == SIZE_MAX || rt->plans[i].last < rt->plans[best].last))
+			if (!rt->plans[i]->refs &&
+			    (best == SIZE_MAX || rt->plans[i]->last < rt->plans[best]->last))
 				best = i;
 		if (best == SIZE_MAX) {
 			/* all busy: a plan for this call only */
-			struct plan_entry *t = calloc(1, sizeof(*t));
-			if (!t) {
-				plan_free(p);
-				free(sc);
-				pthread_mutex_unlock(&m->lock);
-				return -ENOMEM;
-			}
-			t->plan = p;
-			t->shapes = sc;
-			t->refs = 1;
 			*temp = true;
-			*ret = t;
+			*ret = ne;
 			pthread_mutex_unlock(&m->lock);
 			return 0;
 		}
-		plan_free(rt->plans[best].plan);
-		free(rt->plans[best].shapes);
+		plan_free(rt->plans[best]->plan);
+		free(rt->plans[best]->shapes);
+		free(rt->plans[best]);
 		slot = best;
 	} else {
-		struct plan_entry *np = realloc(rt->plans, (rt->n_plans + 1) * sizeof(*np));
-		if (!np) {
-			plan_free(p);
-			free(sc);
-			pthread_mutex_unlock(&m->lock);
-			return -ENOMEM;
-		}
-		rt->plans = np;
 		rt->n_plans++;
 	}
-	rt->plans[slot] = (struct plan_entry){ sc, p, ++m->tick, 1 };
-	*ret = &rt->plans[slot];
+	rt->plans[slot] = ne;
+	*ret = ne;
 	pthread_mutex_unlock(&m->lock);
 	return 0;
 }
@@ -711,8 +706,9 @@ int infer_model_run(struct infer_model *m, const char *sig,
 				enum infer_dtype dt;
 				struct ir_shape sh;
 				plan_output(pe->plan, want[j], &dt, &sh);
-				memcpy(outputs[j].data, out_data[want[j]],
-				       (size_t)ir_shape_elems(&sh) * infer_dtype_size(dt));
+				size_t nb = (size_t)ir_shape_elems(&sh) * infer_dtype_size(dt);
+				if (nb)
+					memcpy(outputs[j].data, out_data[want[j]], nb);
 			}
 out:
 	put_plan(m, pe, temp);

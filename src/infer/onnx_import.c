@@ -176,7 +176,8 @@ int onnx_tensor_from_proto(const Onnx__TensorProto *p, struct ir_tensor **ret,
 				       "tensor '%s': raw_data has %zu bytes, shape needs %zu", nm,
 				       p->raw_data.len, t->size);
 		}
-		memcpy(t->data, p->raw_data.data, t->size);
+		if (t->size)
+			memcpy(t->data, p->raw_data.data, t->size);
 		*ret = t;
 		return 0;
 	}
@@ -186,19 +187,22 @@ int onnx_tensor_from_proto(const Onnx__TensorProto *p, struct ir_tensor **ret,
 		have = p->n_float_data;
 		if (have != n)
 			goto bad;
-		memcpy(t->data, p->float_data, n * 4);
+		if (n)
+			memcpy(t->data, p->float_data, n * 4);
 		break;
 	case INFER_DT_DOUBLE:
 		have = p->n_double_data;
 		if (have != n)
 			goto bad;
-		memcpy(t->data, p->double_data, n * 8);
+		if (n)
+			memcpy(t->data, p->double_data, n * 8);
 		break;
 	case INFER_DT_INT64:
 		have = p->n_int64_data;
 		if (have != n)
 			goto bad;
-		memcpy(t->data, p->int64_data, n * 8);
+		if (n)
+			memcpy(t->data, p->int64_data, n * 8);
 		break;
 	case INFER_DT_UINT32:
 	case INFER_DT_UINT64:

@@ -1172,7 +1172,7 @@ static int run_steps(struct infer_plan *p, struct arena *a, struct ir_err *e)
 		if (s->kind == STEP_COPY) {
 			void *d = loc_ptr(p, a, s->out_loc[0]);
 			const void *src = loc_ptr(p, a, s->in_loc[0]);
-			if (d != src)
+			if (d != src && s->size)
 				memcpy(d, src, s->size);
 			continue;
 		}
@@ -1214,13 +1214,14 @@ int plan_run(struct infer_plan *p, const void *const *in_data,
 
 	omp_set_num_threads(p->en->threads);
 	for (int i = 0; i < p->n_in; i++)
-		memcpy(loc_ptr(p, a, p->in_loc[i]), in_data[i], p->in_size[i]);
+		if (p->in_size[i])
+			memcpy(loc_ptr(p, a, p->in_loc[i]), in_data[i], p->in_size[i]);
 	int r = run_steps(p, a, e);
 	if (!r && a->stream && dnnl_stream_wait(a->stream))
 		r = ir_fail(e, INFER_E_BACKEND, "oneDNN stream failed");
 	if (!r)
 		for (int i = 0; i < p->n_out; i++)
-			if (out_data[i])
+			if (out_data[i] && p->out_size[i])
 				memcpy(out_data[i], loc_ptr(p, a, p->out_loc[i]),
 				       p->out_size[i]);
 

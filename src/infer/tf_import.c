@@ -266,7 +266,8 @@ static int tensor_from_proto(const Tensorflow__TensorProto *p,
 				       "%s: tensor_content has %zu bytes, shape needs %zu",
 				       what, p->tensor_content.len, t->size);
 		}
-		memcpy(t->data, p->tensor_content.data, t->size);
+		if (t->size)
+			memcpy(t->data, p->tensor_content.data, t->size);
 		*ret = t;
 		return 0;
 	}
@@ -1408,6 +1409,31 @@ done:
 	return set_outs(c, fi, &out, 1);
 }
 
+/* Op types convert() handles (to report every unsupported op even when its
+ * inputs are unsupported too). */
+static bool tf_op_known(const char *op)
+{
+	static const char *const known[] = {
+		"Const", "Identity", "Snapshot", "StopGradient", "PreventGradient",
+		"ReadVariableOp", "PlaceholderWithDefault", "EnsureShape", "CheckNumerics",
+		"IdentityN", "VariableV2", "VarHandleOp", "Variable", "Placeholder",
+		"Conv2D", "DepthwiseConv2dNative", "MaxPool", "AvgPool", "MatMul",
+		"BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Mean", "Sum", "Max", "Min",
+		"Prod", "Softmax", "LogSoftmax", "Pad", "PadV2", "MirrorPad", "Reshape",
+		"Squeeze", "ExpandDims", "ConcatV2", "Concat", "Pack", "Shape", "Cast",
+		"ArgMax", "ArgMin", "Transpose", "Slice", "StridedSlice", "GatherV2",
+		"Gather", "Fill", "Range", "Tile", "Select", "SelectV2",
+	};
+	enum ir_unop u;
+	enum ir_binop b;
+	if (unary_of(op, &u) || binary_of(op, &b) || !strncmp(op, "FusedBatchNorm", 14))
+		return true;
+	for (size_t i = 0; i < CC_ARRAY_SIZE(known); i++)
+		if (!strcmp(op, known[i]))
+			return true;
+	return false;
+}
+
 /* Expected data-input counts (min) of ops converted with fixed counts. */
 static int min_inputs(const char *op)
 {
@@ -1489,8 +1515,13 @@ static int convert_needed(struct tfctx *c, const struct tref *outs, int n_outs)
 				if (fed_value(c, t) < 0 && !c->outmap[t.node])
 					ready = false;
 			}
-			if (!ready)
-				continue; /* an input was unsupported: already noted */
+			if (!ready) {
+				/* an input was unsupported (already noted); list this
+				 * op too when it is unsupported itself */
+				if (!tf_op_known(f->op))
+					note_unsupported(c, f, NULL);
+				continue;
+			}
 			r = convert(c, node);
 			if (r == 1) {
 				r = 0;

@@ -59,13 +59,17 @@ static int https_request(void *ud, const char *method, const char *path,
 	int r = ensure_client(h);
 	if (r)
 		return r;
-	struct net_header hd[3] = {
+	/* A resource request ends the flow (the next fetch starts with a new
+	 * auth): let the connection close after it. */
+	bool last = strncmp(path, "/kbs/v0/resource/", 17) == 0;
+	struct net_header hd[4] = {
 		{"Accept", "application/json"},
 		{"Content-Type", "application/json"},
+		{"Connection", last ? "close" : "keep-alive"},
 		{"Cookie", cookie},
 	};
 	struct net_http_response resp = {0};
-	r = net_http_client_request(h->c, method, path, hd, cookie ? 3 : 2, body, len, &resp);
+	r = net_http_client_request(h->c, method, path, hd, cookie ? 4 : 3, body, len, &resp);
 	if (r) {
 		cc_log(CC_LOG_ERROR, KBS_LOG, "%s %s: %s", method, path, net_strerror(r));
 		return KBS_E_HTTP;

@@ -283,6 +283,7 @@ int kbs_attest_provider_new(struct kbs_quote_provider **ret, const char *name,
 		{"wrong-qe", ATTEST_SIM_WRONG_QE},
 		{"out-of-date-tcb", ATTEST_SIM_OUT_OF_DATE_TCB},
 		{"bad-signature", ATTEST_SIM_BAD_SIGNATURE},
+		{"out-of-date-module", ATTEST_SIM_OUT_OF_DATE_MODULE},
 	};
 	struct attest_provider_opts ao = {0};
 	bool sim = strcmp(name, "sim") == 0;

@@ -557,7 +557,7 @@ static void gc_kick(struct net_grpc_client *c)
 	gc_arm_timer(c, c->connect_deadline);
 	if (c->tls) {
 		c->ssl = SSL_new(c->ctx);
-		if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1 ||
+		if (!c->ssl || tls_set_socket(c->ssl, fd) < 0 ||
 		    tls_client_ssl(c->ssl, &c->tls_opts, c->host) < 0) {
 			gc_broken(c, -ENOMEM, true);
 			return;

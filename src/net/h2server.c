@@ -129,7 +129,18 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t stream_id,
 		}
 		return 0;
 	}
+	struct conn *c = ud;
+	if (c->buffered + len > c->srv->lim.max_conn_buffer) {
+		/* Too much held across this connection's streams. */
+		req_reject(req, 503, NET_GRPC_RESOURCE_EXHAUSTED,
+			   "too much request data buffered on this connection");
+		return 0;
+	}
 	int r = cc_buf_append(&req->body, data, len);
+	if (r == 0) {
+		c->buffered += len;
+		req->accounted += len;
+	}
 	if (r == CC_E_TOOBIG) {
 		req_reject(req, 413, NET_GRPC_RESOURCE_EXHAUSTED,
 			   req->is_grpc ? "request message larger than the server's limit"

@@ -170,7 +170,7 @@ static int client_connect(struct net_http_client *c, uint64_t req_deadline)
 	if (!c->tls)
 		return 0;
 	c->ssl = SSL_new(c->ctx);
-	if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+	if (!c->ssl || tls_set_socket(c->ssl, fd) < 0) {
 		r = -ENOMEM;
 		goto fail;
 	}

@@ -74,6 +74,8 @@ int tls_ctx_new(SSL_CTX **ret, const struct net_tls_opts *o, bool server,
 		bool alpn_h2, bool alpn_h1);
 /* Set up a client SSL: SNI and host check for host (hostname or IP). */
 int tls_client_ssl(SSL *ssl, const struct net_tls_opts *o, const char *host);
+/* Attach fd to ssl through a socket BIO that never raises SIGPIPE. */
+int tls_set_socket(SSL *ssl, int fd);
 /* Log the OpenSSL error queue at debug level and clear it. */
 void tls_log_errors(const char *what);
 

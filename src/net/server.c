@@ -97,6 +97,8 @@ void req_free(struct net_request *req)
 {
 	struct conn *c = req->conn;
 	if (c) {
+		c->buffered -= req->accounted < c->buffered ? req->accounted : c->buffered;
+		req->accounted = 0;
 		if (req->prev)
 			req->prev->next = req->next;
 		else if (c->reqs == req)
@@ -408,6 +410,9 @@ static int prepare_http(struct net_request *req, int status, const struct net_he
 			return NET_E_CONFIG;
 	r->status = status;
 	snprintf(r->status_str, sizeof(r->status_str), "%d", status);
+	/* One allocation for the usual head instead of several doublings. */
+	if ((rc = cc_buf_reserve(&r->hb, 256)) < 0)
+		return rc;
 	bool no_body = status == 204 || status == 304 || status / 100 == 1;
 	if (no_body)
 		blen = 0;
@@ -469,6 +474,8 @@ static int prepare_grpc(struct net_request *req, const struct net_grpc_response 
 	r->grpc = true;
 	r->status = 200;
 	memcpy(r->status_str, "200", 4);
+	if ((rc = cc_buf_reserve(&r->hb, 256)) < 0)
+		return rc;
 
 	uint8_t *gz = NULL;
 	size_t gzlen = 0;
@@ -592,7 +599,7 @@ int net_response_send(struct net_request *req, const struct net_response *resp)
 			resp->body_free((void *)resp->body, resp->body_userdata);
 	}
 	if (rc < 0) {
-		cc_log(CC_LOG_WARN, NET_LOG, "response to %s %s not sendable: %s",
+		cc_log(CC_LOG_WARN, NET_LOG, "response to %s \"%s\" not sendable: %s",
 		       net_request_method(req), net_request_path(req), net_strerror(rc));
 		prepare_fallback(req);
 	}
@@ -621,7 +628,7 @@ int net_grpc_send(struct net_request *req, const struct net_grpc_response *resp)
 			resp->msg_free((void *)resp->msg, resp->msg_userdata);
 	}
 	if (rc < 0) {
-		cc_log(CC_LOG_WARN, NET_LOG, "gRPC response to %s not sendable: %s",
+		cc_log(CC_LOG_WARN, NET_LOG, "gRPC response to \"%s\" not sendable: %s",
 		       net_request_path(req), net_strerror(rc));
 		prepare_fallback(req);
 	}
@@ -1292,7 +1299,7 @@ static void conn_new(struct worker *w, int fd, const struct sockaddr *sa, size_t
 	c->accepted_ns = c->last_active_ns = cc_mono_ns();
 	if (srv->ssl_ctx) {
 		c->ssl = SSL_new(srv->ssl_ctx);
-		if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+		if (!c->ssl || tls_set_socket(c->ssl, fd) < 0) {
 			SSL_free(c->ssl);
 			free(c);
 			close(fd);
@@ -1587,6 +1594,44 @@ static void accept_cb(struct net_io *io, uint32_t events)
 	}
 }
 
+struct adopt {
+	struct worker *w;
+	int fd;
+};
+
+static void adopt_task(void *arg)
+{
+	struct adopt *a = arg;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	memset(&ss, 0, sizeof(ss));
+	if (getpeername(a->fd, (struct sockaddr *)&ss, &sl) < 0)
+		ss.ss_family = AF_UNIX;
+	if (atomic_load(&a->w->srv->accepting))
+		conn_new(a->w, a->fd, (struct sockaddr *)&ss, 0);
+	else
+		close(a->fd);
+	free(a);
+}
+
+int net_server_adopt_fd(struct net_server *srv, int fd)
+{
+	if (!srv || !srv->started || !atomic_load(&srv->accepting))
+		return NET_E_STATE;
+	struct adopt *a = malloc(sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->w = &srv->workers[0];
+	a->fd = fd;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	int r = net_loop_post(a->w->loop, adopt_task, a);
+	if (r < 0)
+		free(a);
+	return r;
+}
+
 static void fill_limits(struct net_limits *L, const struct net_limits *in)
 {
 	*L = *in;
@@ -1614,6 +1659,10 @@ static void fill_limits(struct net_limits *L, const struct net_limits *in)
 		L->read_timeout_ms = 30000;
 	if (!L->idle_timeout_ms)
 		L->idle_timeout_ms = 120000;
+	if (!L->max_conn_buffer) {
+		size_t big = L->max_body > L->max_grpc_message ? L->max_body : L->max_grpc_message;
+		L->max_conn_buffer = big + (64u << 20);
+	}
 }
 
 static int listen_on(const char *addr, struct listener *ret)
@@ -1653,11 +1702,22 @@ static int listen_on(const char *addr, struct listener *ret)
 		}
 	}
 	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 && errno == EAFNOSUPPORT && host[0] == 0) {
+		/* ":port" on a host without IPv6: all IPv4 addresses. */
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		memset(&ss, 0, sizeof(ss));
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_ANY);
+		s4->sin_port = htons(port);
+		sl = sizeof(*s4);
+		family = AF_INET;
+		fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	}
 	if (fd < 0)
 		return -errno;
 	int one = 1, zero = 0;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (family == AF_INET6 && host[0] == 0)
+	if (family == AF_INET6 && host[0] == 0) /* ":port": IPv6 and IPv4 */
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
 		int e = -errno;

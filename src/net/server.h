@@ -54,6 +54,7 @@ struct net_request {
 	bool end_stream;
 	bool reset_sent;
 	size_t discarded;    /* bytes dropped after an early answer */
+	size_t accounted;    /* bytes counted in conn->buffered */
 	atomic_bool cancelled;
 	int early_status;    /* 431/413... decided while receiving */
 	struct cc_buf hbuf;  /* "name\0value\0" pairs, pseudo-headers included */
@@ -116,6 +117,7 @@ struct conn {
 	/* HTTP/2 */
 	nghttp2_session *h2;
 	unsigned h2_open, h2_receiving;
+	size_t buffered;    /* request body bytes held (max_conn_buffer) */
 	bool goaway;
 	uint32_t resets;    /* client resets of streams, for rapid-reset abuse */
 	uint64_t resets_window_ns;
@@ -180,6 +182,11 @@ void req_reject(struct net_request *req, int http_status, int grpc_status, const
 void req_cancel(struct net_request *req);
 void conn_close(struct conn *c);
 void conn_schedule_flush(struct conn *c);
+
+/* Serve an already connected stream socket (any family) on I/O thread 0,
+ * as if accepted on listener 0.  For tests and fuzzing (socketpairs).
+ * Thread-safe; takes fd.  Errors: NET_E_STATE (not started), -ENOMEM. */
+int net_server_adopt_fd(struct net_server *srv, int fd);
 
 /* h2server.c */
 int h2_server_callbacks(nghttp2_session_callbacks **ret);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -345,5 +346,55 @@ int tls_client_ssl(SSL *ssl, const struct net_tls_opts *o, const char *host)
 			return NET_E_CONFIG;
 		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 	}
+	return 0;
+}
+
+/*
+ * A socket BIO whose writes use send(MSG_NOSIGNAL): a peer that went away
+ * must give EPIPE, never a SIGPIPE that kills a process which did not ignore
+ * it (a library cannot change the process's signal dispositions).
+ */
+static BIO_METHOD *nosig_method;
+static pthread_once_t nosig_once = PTHREAD_ONCE_INIT;
+
+static int nosig_write(BIO *b, const char *buf, int len)
+{
+	int fd = -1;
+	BIO_get_fd(b, &fd);
+	BIO_clear_retry_flags(b);
+	ssize_t n = send(fd, buf, (size_t)len, MSG_NOSIGNAL);
+	if (n <= 0 && BIO_sock_should_retry((int)n))
+		BIO_set_retry_write(b);
+	return (int)n;
+}
+
+static void nosig_init(void)
+{
+	const BIO_METHOD *sock = BIO_s_socket();
+	BIO_METHOD *m = BIO_meth_new(BIO_TYPE_SOCKET, "ccserve socket");
+	if (!m)
+		return;
+	if (BIO_meth_set_write(m, nosig_write) != 1 ||
+	    BIO_meth_set_read(m, BIO_meth_get_read(sock)) != 1 ||
+	    BIO_meth_set_puts(m, BIO_meth_get_puts(sock)) != 1 ||
+	    BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock)) != 1 ||
+	    BIO_meth_set_create(m, BIO_meth_get_create(sock)) != 1 ||
+	    BIO_meth_set_destroy(m, BIO_meth_get_destroy(sock)) != 1) {
+		BIO_meth_free(m);
+		return;
+	}
+	nosig_method = m;
+}
+
+int tls_set_socket(SSL *ssl, int fd)
+{
+	pthread_once(&nosig_once, nosig_init);
+	if (!nosig_method)
+		return -ENOMEM;
+	BIO *b = BIO_new(nosig_method);
+	if (!b)
+		return -ENOMEM;
+	BIO_set_fd(b, fd, BIO_NOCLOSE);
+	SSL_set_bio(ssl, b, b);
 	return 0;
 }

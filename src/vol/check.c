@@ -302,37 +302,37 @@ out:
 
 struct rd {
 	char **names;
-	enum vol_ftype *types;
+	uint32_t *inos;
 	size_t n, cap;
 };
 
 static int rd_add(void *ud, const char *name, uint32_t ino, enum vol_ftype t)
 {
-	(void)ino;
+	(void)t;
 	struct rd *l = ud;
 	if (l->n == l->cap) {
 		size_t nc = l->cap ? l->cap * 2 : 32, b1, b2;
 		if (nc > (16u << 20) || !cc_mul_ok(nc, sizeof(char *), &b1) ||
-		    !cc_mul_ok(nc, sizeof(*l->types), &b2))
+		    !cc_mul_ok(nc, sizeof(uint32_t), &b2))
 			return VOL_E_TOO_LARGE;
 		char **a = realloc(l->names, b1);
 		if (!a)
 			return -ENOMEM;
 		l->names = a;
-		enum vol_ftype *b = realloc(l->types, b2);
+		uint32_t *b = realloc(l->inos, b2);
 		if (!b)
 			return -ENOMEM;
-		l->types = b;
+		l->inos = b;
 		l->cap = nc;
 	}
 	if (!(l->names[l->n] = strdup(name)))
 		return -ENOMEM;
-	l->types[l->n++] = t;
+	l->inos[l->n++] = ino;
 	return 0;
 }
 
 static int read_tree(struct vol *v, char *path, size_t cap, unsigned depth, uint8_t *buf,
-		     struct vol_check_report *rep)
+		     uint8_t *seen, uint32_t nseen, struct vol_check_report *rep)
 {
 	if (depth > 512)
 		return VOL_E_FS_CORRUPT;
@@ -346,12 +346,28 @@ static int read_tree(struct vol *v, char *path, size_t cap, unsigned depth, uint
 			break;
 		}
 		struct vol_stat st;
-		r = vol_lstat(v, path, &st);
+		r = vol_lstat_ino(v, l.inos[i], &st);
+		if (r == -ENOENT) {
+			/* The entry names an unused inode: reported by the
+			 * metadata pass; keep going. */
+			rep->problems++;
+			r = 0;
+			path[base] = '\0';
+			continue;
+		}
 		if (!r && st.type == VOL_FT_DIR) {
-			r = read_tree(v, path, cap, depth + 1, buf, rep);
+			/* A directory reachable twice is a loop (directories
+			 * cannot be hard-linked): report, do not descend. */
+			if (st.ino > nseen || seen[st.ino]) {
+				rep->problems++;
+				cc_log(CC_LOG_ERROR, VOL_LOG, "check: directory inode %u reached twice (loop)", st.ino);
+			} else {
+				seen[st.ino] = 1;
+				r = read_tree(v, path, cap, depth + 1, buf, seen, nseen, rep);
+			}
 		} else if (!r && st.type == VOL_FT_REG) {
 			struct vol_file *f = NULL;
-			r = vol_file_open(v, path, &f);
+			r = vol_file_open_ino(v, st.ino, &f);
 			uint64_t off = 0;
 			while (!r && off < vol_file_size(f)) {
 				long long k = vol_file_pread(f, buf, VOL_WBUF, off);
@@ -373,7 +389,7 @@ static int read_tree(struct vol *v, char *path, size_t cap, unsigned depth, uint
 		} else if (!r && st.type == VOL_FT_SYMLINK) {
 			char *t;
 			size_t tl;
-			if (vol_readlink(v, path, &t, &tl) == 0)
+			if (vol_readlink_ino(v, st.ino, &t, &tl) == 0)
 				free(t);
 			else
 				rep->problems++;
@@ -384,7 +400,7 @@ static int read_tree(struct vol *v, char *path, size_t cap, unsigned depth, uint
 	for (size_t i = 0; i < l.n; i++)
 		free(l.names[i]);
 	free(l.names);
-	free(l.types);
+	free(l.inos);
 	return r;
 }
 
@@ -400,17 +416,23 @@ int vol_check(struct vol *v, struct vol_check_report *ret)
 		return r;
 	if (r == VOL_E_FS_CORRUPT)
 		ret->problems++;
+	struct vol_info info;
+	vol_get_info(v, &info);
 	uint8_t *buf = malloc(VOL_WBUF);
 	char *path = malloc(VOL_PATH_MAX + 1);
-	if (!buf || !path) {
+	uint8_t *seen = calloc((size_t)info.fs_inodes + 1, 1);
+	if (!buf || !path || !seen) {
 		free(buf);
 		free(path);
+		free(seen);
 		return -ENOMEM;
 	}
 	snprintf(path, VOL_PATH_MAX + 1, "/");
-	int r2 = read_tree(v, path, VOL_PATH_MAX + 1, 0, buf, ret);
+	seen[EXT2_ROOT_INO] = 1;
+	int r2 = read_tree(v, path, VOL_PATH_MAX + 1, 0, buf, seen, info.fs_inodes, ret);
 	free(buf);
 	free(path);
+	free(seen);
 	if (r2 < 0) {
 		if (r2 == -ENOMEM)
 			return r2;

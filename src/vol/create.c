@@ -323,6 +323,11 @@ static int copy_file(struct cctx *c, ext2_ino_t parent, int dfd, const char *nam
 	return e ? ext_err(e, "writing inode of", c->path) : 0;
 }
 
+static int cmp_dirent(const void *a, const void *b)
+{
+	return strcmp((*(struct dirent *const *)a)->d_name, (*(struct dirent *const *)b)->d_name);
+}
+
 static int copy_tree(struct cctx *c, ext2_ino_t dir, int dfd, unsigned depth)
 {
 	if (depth > VOL_MAX_DEPTH)
@@ -368,14 +373,8 @@ static int copy_tree(struct cctx *c, ext2_ino_t dir, int dfd, unsigned depth)
 			n++;
 		}
 	}
-	if (!r) {
-		for (int i = 0; i < n; i++)
-			for (int j = i; j > 0 && strcmp(list[j - 1]->d_name, list[j]->d_name) > 0; j--) {
-				struct dirent *t = list[j];
-				list[j] = list[j - 1];
-				list[j - 1] = t;
-			}
-	}
+	if (!r && n > 1)
+		qsort(list, (size_t)n, sizeof(*list), cmp_dirent);
 	size_t base = strlen(c->path);
 	for (int i = 0; i < n && !r; i++) {
 		const char *name = list[i]->d_name;

@@ -201,6 +201,7 @@ int vol_crypt_read(struct vol_crypt *c, void *buf, size_t len, uint64_t off)
 		return -ENOMEM;
 	const uint32_t ss = c->sector_size;
 	uint8_t tmp[4096];
+	bool used_tmp = false;
 	uint8_t *out = buf;
 	while (len) {
 		uint64_t sec_off = off - off % ss;
@@ -208,6 +209,7 @@ int vol_crypt_read(struct vol_crypt *c, void *buf, size_t len, uint64_t off)
 		if (skip || len < ss) {
 			/* Partial sector through the bounce buffer. */
 			size_t take = ss - skip < len ? ss - skip : len;
+			used_tmp = true;
 			if (c->map) {
 				r = xts_sectors(c, ctx, tmp, c->map + c->data_offset + sec_off, 1, sec_off);
 			} else {
@@ -242,7 +244,8 @@ int vol_crypt_read(struct vol_crypt *c, void *buf, size_t len, uint64_t off)
 		off += (uint64_t)n * ss;
 		len -= n * ss;
 	}
-	cc_wipe(tmp, sizeof(tmp));
+	if (used_tmp)
+		explicit_bzero(tmp, sizeof(tmp)); /* plaintext; cheap, unlike a byte-wise cleanse */
 	put_dec(c, ctx);
 	return r;
 }

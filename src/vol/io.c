@@ -64,9 +64,26 @@ static errcode_t map_err(int r)
 	return EXT2_ET_SHORT_READ;
 }
 
+/*
+ * Read-only channels (opened volumes) keep a small direct-mapped cache of
+ * decrypted metadata blocks: path lookups and the check read the same
+ * directory and inode-table blocks again and again.  Channels opened for
+ * writing (create) have none, so no invalidation is ever needed.  Used only
+ * under the volume lock, like the rest of libext2fs.
+ */
+#define VIO_CACHE_N 128
+#define VIO_CACHE_BLK 4096
+
+struct vio {
+	struct vol_crypt *c;
+	bool ro;
+	uint8_t *mem;                   /* VIO_CACHE_N * VIO_CACHE_BLK */
+	uint64_t tag[VIO_CACHE_N];      /* byte offset + 1; 0 = empty */
+	uint32_t len[VIO_CACHE_N];
+};
+
 static errcode_t vio_open(const char *name, int flags, io_channel *channel)
 {
-	(void)flags;
 	int s = name ? name_slot(name) : -1;
 	if (s < 0)
 		return EXT2_ET_BAD_DEVICE_NAME;
@@ -83,11 +100,21 @@ static errcode_t vio_open(const char *name, int flags, io_channel *channel)
 		free(io);
 		return EXT2_ET_NO_MEMORY;
 	}
+	struct vio *vp = calloc(1, sizeof(*vp));
+	if (!vp) {
+		free(io->name);
+		free(io);
+		return EXT2_ET_NO_MEMORY;
+	}
+	vp->c = c;
+	vp->ro = !(flags & IO_FLAG_RW);
+	if (vp->ro)
+		vp->mem = malloc((size_t)VIO_CACHE_N * VIO_CACHE_BLK); /* NULL: no cache */
 	io->magic = EXT2_ET_MAGIC_IO_CHANNEL;
 	io->manager = &vol_io_manager_s;
 	io->block_size = 1024;
 	io->refcount = 1;
-	io->private_data = c;
+	io->private_data = vp;
 	*channel = io;
 	return 0;
 }
@@ -96,6 +123,12 @@ static errcode_t vio_close(io_channel io)
 {
 	if (--io->refcount > 0)
 		return 0;
+	struct vio *vp = io->private_data;
+	if (vp->mem) {
+		explicit_bzero(vp->mem, (size_t)VIO_CACHE_N * VIO_CACHE_BLK);
+		free(vp->mem);
+	}
+	free(vp);
 	free(io->name);
 	free(io);
 	return 0;
@@ -131,7 +164,24 @@ static errcode_t vio_read64(io_channel io, unsigned long long block, int count,
 	errcode_t e = span(io, block, count, &len, &off);
 	if (e)
 		return e;
-	return map_err(vol_crypt_read(io->private_data, data, len, off));
+	struct vio *vp = io->private_data;
+	if (!vp->mem || len > VIO_CACHE_BLK || len == 0)
+		return map_err(vol_crypt_read(vp->c, data, len, off));
+	size_t i = (size_t)((off / len) % VIO_CACHE_N);
+	uint8_t *slot = vp->mem + i * VIO_CACHE_BLK;
+	if (vp->tag[i] == off + 1 && vp->len[i] == len) {
+		memcpy(data, slot, len);
+		return 0;
+	}
+	int r = vol_crypt_read(vp->c, slot, len, off);
+	if (r) {
+		vp->tag[i] = 0;
+		return map_err(r);
+	}
+	vp->tag[i] = off + 1;
+	vp->len[i] = (uint32_t)len;
+	memcpy(data, slot, len);
+	return 0;
 }
 
 static errcode_t vio_write64(io_channel io, unsigned long long block,
@@ -142,7 +192,10 @@ static errcode_t vio_write64(io_channel io, unsigned long long block,
 	errcode_t e = span(io, block, count, &len, &off);
 	if (e)
 		return e;
-	int r = vol_crypt_write(io->private_data, data, len, off);
+	struct vio *vp = io->private_data;
+	if (vp->ro)
+		return EXT2_ET_RO_FILSYS;
+	int r = vol_crypt_write(vp->c, data, len, off);
 	if (r == VOL_E_TRUNCATED || r == -EIO)
 		return EXT2_ET_SHORT_WRITE;
 	return map_err(r);
@@ -163,9 +216,12 @@ static errcode_t vio_write(io_channel io, unsigned long block, int count,
 static errcode_t vio_write_byte(io_channel io, unsigned long offset, int size,
 				const void *data)
 {
+	struct vio *vp = io->private_data;
 	if (size < 0)
 		return EXT2_ET_INVALID_ARGUMENT;
-	int r = vol_crypt_write(io->private_data, data, (size_t)size, offset);
+	if (vp->ro)
+		return EXT2_ET_RO_FILSYS;
+	int r = vol_crypt_write(vp->c, data, (size_t)size, offset);
 	return map_err(r);
 }
 

@@ -21,8 +21,8 @@ static void crypt_log_cb(int level, const char *msg, void *usrptr)
 	size_t n = strlen(msg);
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		n--;
-	cc_log(level == CRYPT_LOG_ERROR ? CC_LOG_DEBUG : CC_LOG_DEBUG, VOL_LOG,
-	       "cryptsetup: %.*s", (int)n, msg);
+	(void)level; /* the caller reports the failure; details only at debug */
+	cc_log(CC_LOG_DEBUG, VOL_LOG, "cryptsetup: %.*s", (int)n, msg);
 }
 
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
@@ -78,7 +78,7 @@ int vol_luks_classify_load_error(int fd, int err)
 		}
 	}
 	if (!primary && !secondary)
-		return st.st_size < 4096 && st.st_size > 0 ? VOL_E_NOT_LUKS : VOL_E_NOT_LUKS;
+		return VOL_E_NOT_LUKS;
 	return VOL_E_HEADER_CORRUPT;
 }
 
@@ -114,6 +114,15 @@ int vol_luks_unlock(const char *image, int fd, enum vol_unlock_kind kind,
 		       "unsupported encryption %s-%s, %d-bit key, %d-byte sectors "
 		       "(supported: aes-xts-plain64, 256/512-bit key, 512..4096-byte sectors)",
 		       cipher ? cipher : "?", mode ? mode : "?", ks * 8, ss);
+		r = VOL_E_UNSUPPORTED;
+		goto out;
+	}
+	uint32_t req = 0;
+	if (strcmp(crypt_get_type(cd), CRYPT_LUKS2) == 0 &&
+	    crypt_persistent_flags_get(cd, CRYPT_FLAGS_REQUIREMENTS, &req) == 0 && req) {
+		/* e.g. an interrupted reencryption: the data is half old, half new. */
+		cc_log(CC_LOG_ERROR, VOL_LOG,
+		       "volume has unmet LUKS2 requirements (0x%x, e.g. an unfinished reencryption)", req);
 		r = VOL_E_UNSUPPORTED;
 		goto out;
 	}

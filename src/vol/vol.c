@@ -94,7 +94,7 @@ static int vol_open_common(const char *image, enum vol_unlock_kind kind,
 		free(v);
 		return -EINVAL;
 	}
-	int slot = opts && opts->keyslot > 0 ? opts->keyslot : VOL_ANY_KEYSLOT;
+	int slot = opts && opts->keyslot_set ? opts->keyslot : VOL_ANY_KEYSLOT;
 	int r = vol_luks_unlock(image, v->fd, kind, secret, len, slot, &v->luks);
 	if (r < 0) {
 		close(v->fd);
@@ -120,7 +120,13 @@ static int finish_open(struct vol *v)
 		free(v);
 		return r;
 	}
-	pthread_mutex_init(&v->lock, NULL);
+	/* Recursive: a readdir callback may stat or open entries of the same
+	 * volume from the same thread (libext2fs reads are reentrant). */
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&v->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
 	r = vol_io_register(&v->crypt, v->ioname, sizeof(v->ioname));
 	if (r < 0)
 		goto fail;
@@ -385,6 +391,36 @@ static enum vol_ftype mode_type(uint32_t mode)
 }
 
 
+static void fill_stat(struct vol *v, ext2_ino_t ino, struct ext2_inode_large *inp,
+		      struct vol_stat *ret);
+
+/* Under lock: a valid, in-use inode number from outside. */
+static int ino_ok(struct vol *v, uint32_t ino, struct ext2_inode_large *in)
+{
+	if (ino < 1 || ino > v->fs->super->s_inodes_count)
+		return -ENOENT;
+	int r = read_inode(v, ino, in);
+	if (r)
+		return r;
+	if (in->i_mode == 0 || (in->i_links_count == 0 && ino != EXT2_ROOT_INO))
+		return -ENOENT;
+	return 0;
+}
+
+int vol_lstat_ino(struct vol *v, uint32_t ino, struct vol_stat *ret)
+{
+	if (!v || !ret)
+		return -EINVAL;
+	struct ext2_inode_large in;
+	pthread_mutex_lock(&v->lock);
+	int r = ino_ok(v, ino, &in);
+	pthread_mutex_unlock(&v->lock);
+	if (r < 0)
+		return r;
+	fill_stat(v, ino, &in, ret);
+	return 0;
+}
+
 static int do_stat(struct vol *v, const char *path, bool follow, struct vol_stat *ret)
 {
 	if (!v || !ret)
@@ -398,6 +434,14 @@ static int do_stat(struct vol *v, const char *path, bool follow, struct vol_stat
 	pthread_mutex_unlock(&v->lock);
 	if (r < 0)
 		return r;
+	fill_stat(v, ino, &in, ret);
+	return 0;
+}
+
+static void fill_stat(struct vol *v, ext2_ino_t ino, struct ext2_inode_large *inp,
+		      struct vol_stat *ret)
+{
+	struct ext2_inode_large in = *inp;
 	memset(ret, 0, sizeof(*ret));
 	ret->ino = ino;
 	ret->mode = in.i_mode;
@@ -417,7 +461,6 @@ static int do_stat(struct vol *v, const char *path, bool follow, struct vol_stat
 		if (ret->mtime_nsec >= 1000000000u)
 			ret->mtime_nsec = 0;
 	}
-	return 0;
 }
 
 int vol_lstat(struct vol *v, const char *path, struct vol_stat *ret)
@@ -506,8 +549,7 @@ int vol_readdir(struct vol *v, const char *path, vol_readdir_fn fn, void *userda
 	if (!r && !LINUX_S_ISDIR(in.i_mode))
 		r = -ENOTDIR;
 	if (!r) {
-		/* The callback runs under the lock: it must not call back into
-		 * this volume's path functions. */
+		/* The callback runs under the (recursive) lock. */
 		struct rd_ctx c = { fn, userdata, 0 };
 		errcode_t e = ext2fs_dir_iterate2(v->fs, ino, 0, NULL, rd_cb, &c);
 		r = c.ret ? c.ret : (e ? vol_ext2_err(e, "read directory") : 0);
@@ -575,6 +617,21 @@ static int read_link(struct vol *v, ext2_ino_t ino, struct ext2_inode_large *in,
 	*ret = buf;
 	*ret_len = (size_t)size;
 	return 0;
+}
+
+int vol_readlink_ino(struct vol *v, uint32_t ino, char **ret, size_t *ret_len)
+{
+	if (!v || !ret || !ret_len)
+		return -EINVAL;
+	struct ext2_inode_large in;
+	pthread_mutex_lock(&v->lock);
+	int r = ino_ok(v, ino, &in);
+	if (!r && !LINUX_S_ISLNK(in.i_mode))
+		r = -EINVAL;
+	if (!r)
+		r = read_link(v, ino, &in, ret, ret_len);
+	pthread_mutex_unlock(&v->lock);
+	return r;
 }
 
 int vol_readlink(struct vol *v, const char *path, char **ret, size_t *ret_len)
@@ -737,7 +794,7 @@ static int build_map(struct vol *v, ext2_ino_t ino, struct ext2_inode_large *in,
 	return e ? vol_ext2_err(e, "block map") : 0;
 }
 
-int vol_file_open(struct vol *v, const char *path, struct vol_file **ret)
+static int file_open(struct vol *v, const char *path, uint32_t by_ino, struct vol_file **ret)
 {
 	if (!v || !ret)
 		return -EINVAL;
@@ -746,20 +803,26 @@ int vol_file_open(struct vol *v, const char *path, struct vol_file **ret)
 		return -ENOMEM;
 	f->v = v;
 	pthread_mutex_lock(&v->lock);
-	ext2_ino_t ino;
+	ext2_ino_t ino = by_ino;
 	struct ext2_inode_large in;
-	int r = resolve(v, path, true, &ino);
-	if (!r)
-		r = read_inode(v, ino, &in);
+	int r;
+	if (path) {
+		r = resolve(v, path, true, &ino);
+		if (!r)
+			r = read_inode(v, ino, &in);
+	} else {
+		r = ino_ok(v, ino, &in);
+	}
 	if (!r && LINUX_S_ISDIR(in.i_mode))
 		r = -EISDIR;
 	else if (!r && !LINUX_S_ISREG(in.i_mode))
 		r = -EINVAL;
 	if (!r) {
+		/* Sparse files may be larger than the filesystem; only absurd
+		 * sizes are refused. */
 		f->size = EXT2_I_SIZE(&in);
 		f->bs = v->fs->blocksize;
-		uint64_t maxbytes = ext2fs_blocks_count(v->fs->super) * (uint64_t)v->fs->blocksize;
-		if (f->size > (1ull << 60) || (f->size > maxbytes && !(in.i_flags & EXT4_INLINE_DATA_FL) && 0))
+		if (f->size > (1ull << 60))
 			r = VOL_E_FS_CORRUPT;
 	}
 	if (!r)
@@ -775,6 +838,18 @@ int vol_file_open(struct vol *v, const char *path, struct vol_file **ret)
 	}
 	*ret = f;
 	return 0;
+}
+
+int vol_file_open(struct vol *v, const char *path, struct vol_file **ret)
+{
+	if (!path)
+		return -EINVAL;
+	return file_open(v, path, 0, ret);
+}
+
+int vol_file_open_ino(struct vol *v, uint32_t ino, struct vol_file **ret)
+{
+	return file_open(v, NULL, ino, ret);
 }
 
 uint64_t vol_file_size(const struct vol_file *f)

@@ -248,6 +248,7 @@ static const struct {
 	{ "wrong-qe", ATTEST_SIM_WRONG_QE },
 	{ "out-of-date-tcb", ATTEST_SIM_OUT_OF_DATE_TCB },
 	{ "bad-signature", ATTEST_SIM_BAD_SIGNATURE },
+	{ "out-of-date-module", ATTEST_SIM_OUT_OF_DATE_MODULE },
 };
 
 static int cmd_quote(int argc, char **argv)
@@ -331,7 +332,8 @@ static int cmd_quote(int argc, char **argv)
 			       "  --out FILE         write the binary quote to FILE (default: stdout)\n"
 			       "  --hex              write hex text instead of binary\n"
 			       "  --flaw NAME        sim only, for tests: none, debug-td, other-mrtd,\n"
-			       "                     revoked-pck, wrong-qe, out-of-date-tcb, bad-signature\n"
+			       "                     revoked-pck, wrong-qe, out-of-date-tcb, bad-signature,\n"
+			       "                     out-of-date-module\n"
 			       "  --mrtd HEX         sim only: MRTD (96 hex characters; default from sim.json)\n"
 			       "  --rtmr N:HEX       sim only: RTMR N (0..3), repeatable\n"
 			       "  --td-attributes HEX  sim only: TDATTRIBUTES (16 hex characters)\n"
@@ -446,14 +448,16 @@ static int cmd_collateral(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "cache", required_argument, NULL, 'c' },
 		{ "at", required_argument, NULL, 't' },
+		{ "cacert", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *url = NULL, *out = "collateral", *cache = NULL;
+	const char *url = NULL, *out = "collateral", *cache = NULL, *cacert = NULL;
 	int64_t now = cc_wall_s();
 	int c;
-	while ((c = getopt_long(argc, argv, "u:o:c:t:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "u:o:c:t:C:h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'C': cacert = optarg; break;
 		case 't':
 			if (cc_time_parse(optarg, &now) < 0) {
 				fprintf(stderr, "%s collateral fetch: --at '%s' is not an RFC 3339 time\n", prog, optarg);
@@ -464,13 +468,16 @@ static int cmd_collateral(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 'c': cache = optarg; break;
 		case 'h':
-			printf("usage: %s collateral fetch --pccs URL [--out DIR] [--cache DIR] QUOTE\n\n"
+			printf("usage: %s collateral fetch --pccs URL [--out DIR] [--cache DIR] [--at TIME]\n"
+			       "                           [--cacert FILE] QUOTE\n\n"
 			       "Fetch the collateral for QUOTE's FMSPC from an Intel PCS v4 compatible\n"
 			       "service and write it to DIR (Intel PCS layout, default ./collateral).\n"
 			       "  --pccs URL    base URL, e.g. https://api.trustedservices.intel.com\n"
 			       "  --out DIR     output directory (created)\n"
 			       "  --cache DIR   reuse responses until their nextUpdate passes\n"
-			       "  --at TIME     judge cache freshness at TIME (RFC 3339; default now)\n", prog);
+			       "  --at TIME     judge cache freshness at TIME (RFC 3339; default now)\n"
+			       "  --cacert FILE trust this PEM CA bundle for https (e.g. a PCCS's own\n"
+			       "                certificate) instead of the system store\n", prog);
 			return 0;
 		default: return EXIT_USAGE;
 		}
@@ -482,7 +489,9 @@ static int cmd_collateral(int argc, char **argv)
 	struct attest_quote *q;
 	if (load_quote(argv[optind + 1], &q) < 0)
 		return EXIT_ERROR;
-	int r = attest_collateral_fetch(url, q, out, cache, now);
+	struct attest_fetch_opts fo = { .base_url = url, .out_dir = out, .cache_dir = cache,
+					.ca_file = cacert, .now = now };
+	int r = attest_collateral_fetch_opts(&fo, q);
 	attest_quote_free(q);
 	if (r < 0) {
 		fprintf(stderr, "%s collateral fetch: %s\n", prog, attest_strerror(r));

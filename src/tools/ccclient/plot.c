@@ -11,13 +11,13 @@
 #include "stats.h"
 
 #define W 960
-#define H 760
+#define H 780
 #define ML 80   /* left margin */
 #define MR 30
 #define PW (W - ML - MR)
-#define H1_TOP 70
+#define H1_TOP 86
 #define H1_H 260
-#define H2_TOP 420
+#define H2_TOP 440
 #define H2_H 260
 
 int cl_xml_escape(struct cc_buf *out, const char *s)

@@ -459,7 +459,7 @@ static int parse_uint(const char *s, uint64_t max, unsigned *ret)
 static int cmd_serve(int argc, char **argv)
 {
 	enum { O_CERT = 256, O_KEY, O_COLL, O_SIMROOT, O_SIMCOLL, O_VERIFYAT, O_NONCE,
-	       O_SESS, O_MAXS, O_AUDIT, O_WORKERS, O_HDRTO, O_READY, O_CREATE, O_LOG };
+	       O_SESS, O_MAXS, O_AUDIT, O_WORKERS, O_HDRTO, O_READY, O_CREATE, O_LOG, O_READTO };
 	static const struct option lo[] = {STORE_OPTS,
 					   {"listen", required_argument, NULL, 'l'},
 					   {"cert", required_argument, NULL, O_CERT},
@@ -474,6 +474,7 @@ static int cmd_serve(int argc, char **argv)
 					   {"audit-log", required_argument, NULL, O_AUDIT},
 					   {"workers", required_argument, NULL, O_WORKERS},
 					   {"header-timeout-ms", required_argument, NULL, O_HDRTO},
+					   {"read-timeout-ms", required_argument, NULL, O_READTO},
 					   {"ready-file", required_argument, NULL, O_READY},
 					   {"create", no_argument, NULL, O_CREATE},
 					   {"log-level", required_argument, NULL, O_LOG},
@@ -482,7 +483,7 @@ static int cmd_serve(int argc, char **argv)
 	const char *listen = "127.0.0.1:8443", *cert = NULL, *key = NULL, *coll = NULL,
 		   *sim_root = NULL, *sim_coll = NULL, *audit_path = NULL, *ready = NULL;
 	int64_t verify_at = 0;
-	unsigned nonce_ttl = 0, sess_ttl = 0, max_sessions = 0, workers = 0, hdr_to = 0;
+	unsigned nonce_ttl = 0, sess_ttl = 0, max_sessions = 0, workers = 0, hdr_to = 0, read_to = 0;
 	bool create = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "s:k:l:h", lo, NULL)) != -1) {
@@ -520,6 +521,10 @@ static int cmd_serve(int argc, char **argv)
 			if (parse_uint(optarg, 600000, &hdr_to) || hdr_to < 100)
 				return die_usage("serve", "--header-timeout-ms wants 100..600000");
 			break;
+		case O_READTO:
+			if (parse_uint(optarg, 600000, &read_to) || read_to < 100)
+				return die_usage("serve", "--read-timeout-ms wants 100..600000");
+			break;
 		case O_READY: ready = optarg; break;
 		case O_CREATE: create = true; break;
 		case O_LOG: {
@@ -535,6 +540,7 @@ static int cmd_serve(int argc, char **argv)
 			       "         [--sim-root PEM --sim-collateral DIR] [--verify-at TIME]\n"
 			       "         [--nonce-ttl S] [--session-ttl S] [--max-sessions N]\n"
 			       "         [--audit-log FILE] [--workers N] [--header-timeout-ms MS]\n"
+			       "         [--read-timeout-ms MS]\n"
 			       "         [--ready-file FILE] [--create] [--log-level LEVEL]\n"
 			       "Serve the KBS protocol over HTTPS (TLS 1.3).\n%s"
 			       "  --listen ADDR         default 127.0.0.1:8443 (port 0: any free port)\n"
@@ -549,6 +555,7 @@ static int cmd_serve(int argc, char **argv)
 			       "  --audit-log FILE      JSON lines appended here (default stderr)\n"
 			       "  --workers N           broker threads, default online CPUs\n"
 			       "  --header-timeout-ms   TLS handshake + request headers deadline, 10000\n"
+			       "  --read-timeout-ms     longest silence inside a request body, 10000\n"
 			       "  --ready-file FILE     write the bound port here once listening\n"
 			       "  --create              create the store if missing\n"
 			       "Signals: SIGHUP reloads policies; SIGTERM/SIGINT drain and exit.\n",
@@ -612,7 +619,7 @@ static int cmd_serve(int argc, char **argv)
 	}
 	struct kbs_server_opts so = {
 		.listen = listen, .cert_path = cert, .key_path = key, .broker = b,
-		.workers = workers, .header_timeout_ms = hdr_to,
+		.workers = workers, .header_timeout_ms = hdr_to, .read_timeout_ms = read_to,
 	};
 	if ((r = kbs_server_new(&srv, &so))) {
 		fprintf(stderr, "%s: cannot serve on %s: %s\n", prog, listen,
@@ -703,7 +710,8 @@ static int cmd_get(int argc, char **argv)
 			       "  --provider tsm       Linux configfs-tsm inside a TD\n"
 			       "  --provider sim       the simulated TD in --sim-dir (tests)\n"
 			       "  --sim-flaw FLAW      make the sim quote wrong on purpose: debug-td,\n"
-			       "                       other-mrtd, out-of-date-tcb, revoked-pck,\n"
+			       "                       other-mrtd, out-of-date-tcb, out-of-date-module,\n"
+			       "                       revoked-pck,\n"
 			       "                       wrong-qe, bad-signature (tests of refusals)\n",
 			       prog);
 			return 0;

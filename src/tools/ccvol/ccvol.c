@@ -92,6 +92,19 @@ static void secret_free(struct secret *s)
 	s->len = 0;
 }
 
+/* While echo is off, a signal must not leave the terminal silent. */
+static volatile sig_atomic_t tty_saved;
+static int tty_fd = -1;
+static struct termios tty_old;
+
+static void tty_signal(int sig)
+{
+	if (tty_saved)
+		tcsetattr(tty_fd, TCSANOW, &tty_old);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 /* Prompt on the controlling terminal with echo off. */
 static int tty_read(const char *prompt, struct secret *out)
 {
@@ -110,9 +123,21 @@ static int tty_read(const char *prompt, struct secret *out)
 	noecho.c_lflag &= (tcflag_t)~(ECHO | ECHONL);
 	noecho.c_lflag |= ICANON;
 	/* Echo off before the prompt, so nothing typed after it is lost. */
+	tty_fd = fd;
+	tty_old = old;
+	tty_saved = 1;
+	struct sigaction sa = { .sa_handler = tty_signal }, oint, oterm, ohup;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &oint);
+	sigaction(SIGTERM, &sa, &oterm);
+	sigaction(SIGHUP, &sa, &ohup);
 	tcsetattr(fd, TCSAFLUSH, &noecho);
 	if (write(fd, prompt, strlen(prompt)) < 0) {
 		tcsetattr(fd, TCSAFLUSH, &old);
+		tty_saved = 0;
+		sigaction(SIGINT, &oint, NULL);
+		sigaction(SIGTERM, &oterm, NULL);
+		sigaction(SIGHUP, &ohup, NULL);
 		close(fd);
 		return -EIO;
 	}
@@ -136,6 +161,10 @@ static int tty_read(const char *prompt, struct secret *out)
 		ch = 0;
 	}
 	tcsetattr(fd, TCSAFLUSH, &old);
+	tty_saved = 0;
+	sigaction(SIGINT, &oint, NULL);
+	sigaction(SIGTERM, &oterm, NULL);
+	sigaction(SIGHUP, &ohup, NULL);
 	if (write(fd, "\n", 1) < 0) {
 		/* nothing to do */
 	}
@@ -238,7 +267,7 @@ int ccvol_unlock(const char *image, const struct key_opts *ko, struct vol **ret)
 		die_msg(0, "give only one of --key-file, --passphrase-file, --volume-key-file");
 		return EX_USAGE;
 	}
-	struct vol_open_opts oo = { .keyslot = ko->keyslot };
+	struct vol_open_opts oo = { .keyslot_set = ko->keyslot >= 0, .keyslot = ko->keyslot };
 	int r;
 	if (ko->volume_key_file) {
 		ex = read_secret_file(ko->volume_key_file, false, &s);
@@ -551,35 +580,35 @@ static int cmd_create(int argc, char **argv)
 /* ------------------------------------------------------------------------ */
 /* Read commands                                                            */
 
+struct entry {
+	char *name;
+	uint32_t ino;
+	enum vol_ftype type;
+};
+
 struct names {
-	char **name;
-	enum vol_ftype *type;
+	struct entry *e;
 	size_t n, cap;
 };
 
 static int names_add(void *ud, const char *name, uint32_t ino, enum vol_ftype type)
 {
-	(void)ino;
 	struct names *l = ud;
 	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 32, b1, b2;
-		if (nc > (16u << 20) || !cc_mul_ok(nc, sizeof(char *), &b1) ||
-		    !cc_mul_ok(nc, sizeof(enum vol_ftype), &b2))
+		size_t nc = l->cap ? l->cap * 2 : 32, bytes;
+		if (nc > (16u << 20) || !cc_mul_ok(nc, sizeof(struct entry), &bytes))
 			return VOL_E_TOO_LARGE;
-		char **nn = realloc(l->name, b1);
-		if (!nn)
+		struct entry *ne = realloc(l->e, bytes);
+		if (!ne)
 			return -ENOMEM;
-		l->name = nn;
-		enum vol_ftype *nt = realloc(l->type, b2);
-		if (!nt)
-			return -ENOMEM;
-		l->type = nt;
+		l->e = ne;
 		l->cap = nc;
 	}
-	l->name[l->n] = strdup(name);
-	if (!l->name[l->n])
+	l->e[l->n].name = strdup(name);
+	if (!l->e[l->n].name)
 		return -ENOMEM;
-	l->type[l->n] = type;
+	l->e[l->n].type = type;
+	l->e[l->n].ino = ino;
 	l->n++;
 	return 0;
 }
@@ -587,15 +616,70 @@ static int names_add(void *ud, const char *name, uint32_t ino, enum vol_ftype ty
 static void names_free(struct names *l)
 {
 	for (size_t i = 0; i < l->n; i++)
-		free(l->name[i]);
-	free(l->name);
-	free(l->type);
+		free(l->e[i].name);
+	free(l->e);
 	memset(l, 0, sizeof(*l));
 }
 
-static int cmp_names(const void *a, const void *b)
+static int cmp_entry(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const struct entry *)a)->name, ((const struct entry *)b)->name);
+}
+
+/* Directory inodes already visited: a hostile volume can link a directory
+ * into itself, which would make recursive walks loop or explode. */
+struct inoset {
+	uint32_t *slot;
+	size_t cap, n;
+};
+
+/* 1 if newly added, 0 if already present, <0 on error. */
+static int inoset_add(struct inoset *s, uint32_t ino)
+{
+	if (ino == 0)
+		return -EINVAL;
+	if (2 * (s->n + 1) > s->cap) {
+		size_t nc = s->cap ? s->cap * 2 : 256, bytes;
+		if (!cc_mul_ok(nc, sizeof(uint32_t), &bytes) || nc > (64u << 20))
+			return VOL_E_TOO_LARGE;
+		uint32_t *ns = calloc(nc, sizeof(uint32_t));
+		if (!ns)
+			return -ENOMEM;
+		for (size_t i = 0; i < s->cap; i++) {
+			if (!s->slot[i])
+				continue;
+			size_t h = (s->slot[i] * 2654435761u) & (nc - 1);
+			while (ns[h])
+				h = (h + 1) & (nc - 1);
+			ns[h] = s->slot[i];
+		}
+		free(s->slot);
+		s->slot = ns;
+		s->cap = nc;
+	}
+	size_t h = (ino * 2654435761u) & (s->cap - 1);
+	while (s->slot[h]) {
+		if (s->slot[h] == ino)
+			return 0;
+		h = (h + 1) & (s->cap - 1);
+	}
+	s->slot[h] = ino;
+	s->n++;
+	return 1;
+}
+
+static int enter_dir(struct inoset *s, struct vol *v, const char *path)
+{
+	struct vol_stat st;
+	int r = vol_lstat(v, path, &st);
+	if (r < 0)
+		return r;
+	r = inoset_add(s, st.ino);
+	if (r == 0) {
+		fprintf(stderr, "%s: directory \"%s\" is reachable twice (a directory loop)\n", prog, path);
+		return VOL_E_FS_CORRUPT;
+	}
+	return r < 0 ? r : 0;
 }
 
 static int join(char *out, size_t outsz, const char *dir, const char *name)
@@ -640,44 +724,40 @@ static int print_long(struct vol *v, const char *path, const char *name)
 	return 0;
 }
 
-static int ls_dir(struct vol *v, const char *path, bool lng, bool rec, unsigned depth)
+static int ls_dir(struct vol *v, const char *path, bool lng, bool rec, unsigned depth,
+		  struct inoset *seen)
 {
 	struct names l = { 0 };
-	int r = vol_readdir(v, path, names_add, &l);
+	int r = rec ? enter_dir(seen, v, path) : 0;
+	if (r < 0)
+		return r;
+	r = vol_readdir(v, path, names_add, &l);
 	if (r < 0) {
 		names_free(&l);
 		return r;
 	}
-	/* Sort names and types together. */
-	for (size_t i = 1; i < l.n; i++)
-		for (size_t j = i; j > 0 && cmp_names(&l.name[j - 1], &l.name[j]) > 0; j--) {
-			char *tn = l.name[j];
-			l.name[j] = l.name[j - 1];
-			l.name[j - 1] = tn;
-			enum vol_ftype tt = l.type[j];
-			l.type[j] = l.type[j - 1];
-			l.type[j - 1] = tt;
-		}
+	if (l.n > 1)
+		qsort(l.e, l.n, sizeof(*l.e), cmp_entry);
 	char full[VOL_PATH_MAX + 1];
 	for (size_t i = 0; i < l.n && !r; i++) {
-		r = join(full, sizeof(full), path, l.name[i]);
+		r = join(full, sizeof(full), path, l.e[i].name);
 		if (r)
 			break;
 		if (lng)
-			r = print_long(v, full, rec ? full : l.name[i]);
+			r = print_long(v, full, rec ? full : l.e[i].name);
 		else
-			printf("%s\n", rec ? full : l.name[i]);
+			printf("%s\n", rec ? full : l.e[i].name);
 	}
 	for (size_t i = 0; i < l.n && !r && rec; i++) {
-		if (l.type[i] != VOL_FT_DIR)
+		if (l.e[i].type != VOL_FT_DIR)
 			continue;
 		if (depth > 256) {
 			r = VOL_E_FS_CORRUPT;
 			break;
 		}
-		r = join(full, sizeof(full), path, l.name[i]);
+		r = join(full, sizeof(full), path, l.e[i].name);
 		if (!r)
-			r = ls_dir(v, full, lng, rec, depth + 1);
+			r = ls_dir(v, full, lng, rec, depth + 1, seen);
 	}
 	names_free(&l);
 	return r;
@@ -770,8 +850,11 @@ static int do_ls(struct vol *v, int argc, char **argv, bool lng, bool rec)
 	int r = vol_stat(v, path, &st);
 	if (!r && st.type != VOL_FT_DIR)
 		r = lng ? print_long(v, path, path) : (printf("%s\n", path), 0);
-	else if (!r)
-		r = ls_dir(v, path, lng, rec, 0);
+	else if (!r) {
+		struct inoset seen = { 0 };
+		r = ls_dir(v, path, lng, rec, 0, &seen);
+		free(seen.slot);
+	}
 	if (r < 0) {
 		die_msg(r, "ls \"%s\"", path);
 		return r == -ENOENT || r == -ENOTDIR ? EX_NOTFOUND : ccvol_exit_code(r);
@@ -922,6 +1005,7 @@ static bool link_safe(const char *target, unsigned depth)
 
 struct xctx {
 	struct vol *v;
+	struct inoset seen;
 	char vpath[VOL_PATH_MAX + 1];
 	uint64_t files, bytes;
 };
@@ -946,10 +1030,13 @@ static int extract_dir(struct xctx *x, int dfd, unsigned depth)
 	if (depth > 256)
 		return VOL_E_FS_CORRUPT;
 	struct names l = { 0 };
-	int r = vol_readdir(x->v, x->vpath, names_add, &l);
+	int r = enter_dir(&x->seen, x->v, x->vpath);
+	if (r < 0)
+		return r;
+	r = vol_readdir(x->v, x->vpath, names_add, &l);
 	size_t base = strlen(x->vpath);
 	for (size_t i = 0; i < l.n && !r; i++) {
-		const char *name = l.name[i];
+		const char *name = l.e[i].name;
 		/* The library refuses '/' and NUL in names; "." and ".." never
 		 * reach here.  Check again: this is the last line of defence. */
 		if (!strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/')) {
@@ -963,7 +1050,7 @@ static int extract_dir(struct xctx *x, int dfd, unsigned depth)
 			break;
 		}
 		struct vol_stat st;
-		r = vol_lstat(x->v, x->vpath, &st);
+		r = vol_lstat_ino(x->v, l.e[i].ino, &st);
 		if (r)
 			break;
 		if (st.type == VOL_FT_DIR) {
@@ -982,7 +1069,7 @@ static int extract_dir(struct xctx *x, int dfd, unsigned depth)
 				r = set_meta(dfd, name, &st, false);
 		} else if (st.type == VOL_FT_REG) {
 			struct vol_file *f;
-			r = vol_file_open(x->v, x->vpath, &f);
+			r = vol_file_open_ino(x->v, st.ino, &f);
 			if (r)
 				break;
 			int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -1002,7 +1089,7 @@ static int extract_dir(struct xctx *x, int dfd, unsigned depth)
 		} else if (st.type == VOL_FT_SYMLINK) {
 			char *t;
 			size_t tl;
-			r = vol_readlink(x->v, x->vpath, &t, &tl);
+			r = vol_readlink_ino(x->v, st.ino, &t, &tl);
 			if (r)
 				break;
 			if (!link_safe(t, depth)) {
@@ -1099,6 +1186,7 @@ static int do_extract(struct vol *v, int argc, char **argv, bool lng, bool rec)
 		r = extract_dir(&x, dfd, 0);
 	if (dfd >= 0)
 		close(dfd);
+	free(x.seen.slot);
 	if (!r) {
 		struct vol_stat rst;
 		if (vol_lstat(v, "/", &rst) == 0) {

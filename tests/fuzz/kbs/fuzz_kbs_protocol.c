@@ -28,6 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct kbs_store *store;
 static struct kbs_broker *broker;
 static struct kbs_tee_key *tee_key;
+static char dir[] = "/tmp/kbs-fuzz-XXXXXX";
 
 static int fv_verify(void *ud, const char *tee, const uint8_t *q, size_t len,
 		     struct kbs_evidence *ev, char *rule, size_t rule_sz, char *detail,
@@ -82,6 +83,13 @@ static void cleanup(void)
 	kbs_broker_free(broker);
 	kbs_store_free(store);
 	kbs_tee_key_free(tee_key);
+	static const char *const files[] = {"kbs.db", "kbs.db-wal", "kbs.db-shm"};
+	char path[64];
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
 }
 
 static void init(void)
@@ -89,7 +97,6 @@ static void init(void)
 	if (broker)
 		return;
 	cc_log_set_sink(quiet, NULL);
-	char dir[] = "/tmp/kbs-fuzz-XXXXXX";
 	if (!mkdtemp(dir))
 		abort();
 	char db[64], key[64];

@@ -46,16 +46,17 @@ struct walk {
 
 struct names {
 	char name[64][VOL_NAME_MAX + 1];
+	uint32_t ino[64];
 	unsigned n;
 };
 
 static int collect(void *ud, const char *name, uint32_t ino, enum vol_ftype t)
 {
-	(void)ino;
 	(void)t;
 	struct names *l = ud;
 	if (l->n >= 64)
 		return 1;
+	l->ino[l->n] = ino;
 	snprintf(l->name[l->n++], VOL_NAME_MAX + 1, "%s", name);
 	return 0;
 }
@@ -75,6 +76,13 @@ static void walk(struct walk *w, const char *path, unsigned depth)
 		if (n < 0 || (size_t)n >= sizeof(p))
 			continue;
 		struct vol_stat st;
+		if (vol_lstat_ino(w->v, l->ino[i], &st) == 0 && st.type == VOL_FT_REG) {
+			struct vol_file *fi;
+			if (vol_file_open_ino(w->v, l->ino[i], &fi) == 0) {
+				(void)vol_file_pread(fi, w->buf, 4096, 0);
+				vol_file_close(fi);
+			}
+		}
 		if (vol_lstat(w->v, p, &st) < 0)
 			continue;
 		(void)vol_stat(w->v, p, &st);

@@ -6,6 +6,7 @@ verification of the fetched directory, the cache (honouring nextUpdate) and
 fetch failures.  Binds 127.0.0.1 only."""
 import http.server
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -114,6 +115,25 @@ def main():
         run("collateral", "fetch", "--pccs", url, "--out", bad, "--at", at, QUOTE)
         p = run("verify", QUOTE, "--collateral", bad, "--at", at, ok=False)
         assert "TCB Info signature invalid" in p.stdout, p.stdout
+        mode["broken"] = None
+        # https with a PCCS-style self-signed certificate: refused unless pinned
+        key, crt = os.path.join(tmp, "k.pem"), os.path.join(tmp, "c.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-nodes", "-keyout", key, "-out", crt, "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+        tls = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(crt, key)
+        tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
+        threading.Thread(target=tls.serve_forever, daemon=True).start()
+        turl = "https://127.0.0.1:%d" % tls.server_address[1]
+        p = run("collateral", "fetch", "--pccs", turl, "--out", os.path.join(tmp, "tls0"), "--at", at, QUOTE, ok=False)
+        assert "collateral fetch failed" in p.stderr
+        run("collateral", "fetch", "--pccs", turl, "--cacert", crt, "--out", os.path.join(tmp, "tls1"), "--at", at, QUOTE)
+        run("verify", QUOTE, "--collateral", os.path.join(tmp, "tls1"), "--at", at, "--policy",
+            os.path.join(tmp, "debug.json"))
+        tls.shutdown()
+        tls.server_close()
         srv.shutdown()
         srv.server_close()
         p = run("collateral", "fetch", "--pccs", url, "--out", os.path.join(tmp, "down"), QUOTE, ok=False)

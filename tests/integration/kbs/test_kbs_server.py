@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -64,8 +65,12 @@ def jcs(v):
     return json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+BROKERS = []
+
+
 class Broker:
     def __init__(self, d, name, extra):
+        BROKERS.append(self)
         self.d, self.name = d, name
         self.ready = os.path.join(d, name + ".port")
         self.audit = os.path.join(d, name + ".audit.jsonl")
@@ -194,7 +199,14 @@ def main():
     d = tempfile.mkdtemp(prefix="kbs-it-")
     try:
         body(d)
+    except Exception as e:  # report, then clean up: never leave a broker running
+        traceback.print_exc()
+        check("test body ran to the end", False, repr(e))
     finally:
+        for br in BROKERS:
+            if br.p.poll() is None:
+                br.p.kill()
+                br.p.wait()
         shutil.rmtree(d, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
@@ -238,7 +250,8 @@ def body(d):
     b = Broker(d, "main", ["--sim-root", os.path.join(sim, "root_ca.pem"),
                            "--sim-collateral", os.path.join(sim, "collateral"),
                            "--nonce-ttl", "2", "--max-sessions", "8",
-                           "--header-timeout-ms", "700", "--workers", "2"])
+                           "--header-timeout-ms", "700", "--read-timeout-ms", "700",
+                           "--workers", "2"])
     ca = j("ca.pem")
     get = lambda *extra: run(CCKBS, "get", "--url", b.url(), "--ca", ca, "--provider", "sim",
                              "--sim-dir", sim, *extra, check_rc=False)
@@ -299,7 +312,8 @@ def body(d):
 
     # Evidence the policy refuses (debug TD, MRTD, RTMR, TCB).
     for flaw, rule in [("debug-td", "debug-td"), ("other-mrtd", "mrtd-not-allowed"),
-                       ("out-of-date-tcb", "tcb-status-not-accepted")]:
+                       ("out-of-date-tcb", "tcb-status-not-accepted"),
+                       ("out-of-date-module", "tcb-status-not-accepted")]:
         p = get("--resource", RES, "--sim-flaw", flaw)
         check(f"{flaw} refused by cckbs get", p.returncode == 1 and rule.encode() in p.stderr
               and secret not in p.stdout, p.stderr[-300:])
@@ -365,6 +379,19 @@ def body(d):
     s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # a ClientHello that never ends
     check("stalled handshake disconnected by the broker", cut_within(s, 15))
     s.close()
+    ctx = ssl.create_default_context(cafile=ca)
+    with socket.create_connection(("127.0.0.1", b.port)) as raw_s:
+        with ctx.wrap_socket(raw_s, server_hostname="127.0.0.1") as t:
+            t.sendall(b"POST /kbs/v0/auth HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"vers")
+            t.settimeout(15)
+            try:
+                got = t.recv(4096)
+                cut = True  # an answer (408) or EOF: the broker did not wait forever
+            except socket.timeout:
+                got, cut = b"", False
+            except (ConnectionResetError, ssl.SSLError):
+                got, cut = b"", True
+    check("stalled request body cut by the broker", cut, got[:80])
     p = get("--resource", RES)
     check("broker still serves after slow clients", p.returncode == 0 and p.stdout == secret)
 

@@ -280,6 +280,41 @@ class BadInput(Base):
         self.assertFalse(os.path.exists(out))
         self.expect(["ls", "--key-file", self.key, img], 9, ["unsafe name"])
 
+    def wrap_plain(self, plain, img):
+        """LUKS2-wrap a plaintext ext4 image with stock luksFormat and an
+        independent AES-XTS encryption of the data segment."""
+        with open(plain, "rb") as f:
+            data = f.read()
+        with open(img, "wb") as f:
+            f.truncate((16 << 20) + len(data))
+        run("cryptsetup", "luksFormat", "--type", "luks2", "--sector-size", "4096", "--batch-mode",
+            "--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000", "--key-file", self.key, img, check=0)
+        off, sector, _, _ = luks_xts.luks_dump(img)
+        key = luks_xts.volume_key(img, self.key)
+        with open(img, "r+b") as f:
+            f.seek(off)
+            f.write(luks_xts.xts(key, data, 0, sector, True))
+
+    def test_directory_loop(self):
+        # A directory hard-linked into its own subtree must not make the
+        # recursive commands loop or explode.
+        src = self.p("lp")
+        os.makedirs(os.path.join(src, "a", "b"))
+        with open(os.path.join(src, "a", "f"), "w") as f:
+            f.write("x")
+        plain = self.p("lp.ext4")
+        with open(plain, "wb") as f:
+            f.truncate(8 << 20)
+        run("mke2fs", "-q", "-F", "-t", "ext4", "-d", src, plain, check=0)
+        run("debugfs", "-w", "-R", "ln /a /a/b/loop", plain, check=0)
+        img = self.p("lp.img")
+        self.wrap_plain(plain, img)
+        self.expect(["ls", "-R", "--key-file", self.key, img], 8, ["directory loop"])
+        out = self.p("out")
+        self.expect(["extract", "--key-file", self.key, img, out], 8, ["directory loop"])
+        self.assertFalse(os.path.exists(out))
+        self.expect(["check", "--key-file", self.key, img], 8, ["problems"])
+
     def test_output_exists(self):
         img = self.create()
         self.expect(["create", "--from", self.src, "--out", img, "--key-file", self.key, *FAST], 10,

@@ -42,6 +42,41 @@ static void test_parse_fields(void **state)
 	attest_quote_free(q);
 }
 
+/* A v5 container with a TD 1.0 body (type 2) parses: the body is located by
+ * the v5 type/size fields and the signature covers [0, 54 + 584). */
+static void test_v5_type2(void **state)
+{
+	(void)state;
+	size_t n;
+	uint8_t *b = v4(&n);
+	uint8_t *c = malloc(n + 6);
+	memcpy(c, b, 48);
+	c[0] = 5;
+	c[48] = 2;
+	c[49] = 0;
+	put32(c + 50, 584);
+	memcpy(c + 54, b + 48, n - 48);
+	struct attest_quote *q;
+	assert_int_equal(attest_quote_parse(c, n + 6, &q), 0);
+	assert_int_equal(q->version, 5);
+	assert_int_equal(q->body_type, 2);
+	assert_int_equal(q->signed_len, 54 + 584);
+	struct attest_quote *q4 = td_quote("v4-uptodate.dat");
+	assert_memory_equal(&q->td, &q4->td, sizeof(q->td));
+	assert_memory_equal(q->qe_report_raw, q4->qe_report_raw, 384);
+	/* the signature no longer covers the same bytes */
+	struct attest_verifier *v;
+	assert_int_equal(attest_verifier_new(&v, NULL), 0);
+	struct attest_collateral *col = td_collateral("dqvl-2025-06/collateral.json");
+	assert_err(attest_verify(v, q, col, t_at("2025-07-01T00:00:00Z"), NULL), ATTEST_E_QUOTE_SIGNATURE);
+	attest_collateral_free(col);
+	attest_verifier_free(v);
+	attest_quote_free(q4);
+	attest_quote_free(q);
+	free(c);
+	free(b);
+}
+
 /* Every truncation of a real quote is refused without crashing. */
 static void test_truncations(void **state)
 {
@@ -346,6 +381,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_fields),
+		cmocka_unit_test(test_v5_type2),
 		cmocka_unit_test(test_truncations),
 		cmocka_unit_test(test_bad_headers),
 		cmocka_unit_test(test_parse_any),

@@ -280,6 +280,14 @@ static void test_sim(void **state)
 	assert_int_equal(res.n_advisories, 1);
 	assert_string_equal(res.advisory_ids[0], "INTEL-SA-00837");
 	assert_int_equal(attest_policy_eval(pol, &res, &vd), ATTEST_E_POLICY_REJECTED);
+	/* TDX module 1.x: platform level matched on TEE_TCB_SVN bytes 2..15,
+	 * the module identity's OutOfDate level pulls the result down */
+	assert_err(sim_verify(ATTEST_SIM_OUT_OF_DATE_MODULE, "collateral", true, &res), 0);
+	assert_int_equal(res.platform_status, ATTEST_TCB_UP_TO_DATE);
+	assert_int_equal(res.module_status, ATTEST_TCB_OUT_OF_DATE);
+	assert_int_equal(res.status, ATTEST_TCB_OUT_OF_DATE);
+	assert_int_equal(res.n_advisories, 1);
+	assert_string_equal(res.advisory_ids[0], "INTEL-SA-01079");
 	assert_err(sim_verify(ATTEST_SIM_DEBUG_TD, "collateral", true, &res), 0);
 	assert_true(res.debug);
 	assert_int_equal(attest_policy_eval(pol, &res, &vd), ATTEST_E_POLICY_REJECTED);

@@ -7,6 +7,7 @@
  * Snappy/CRC helpers and bad-model rejection.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -288,12 +289,63 @@ static void test_snappy_crc(void **state)
 	assert_int_equal(ir_snappy_uncompress(bad2, sizeof(bad2), &out, &n, 10), INFER_E_LIMIT);
 }
 
+struct worker {
+	struct infer_model *m;
+	int id, bad;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	for (int i = 0; i < 60; i++) {
+		int64_t batch = 1 + (w->id + i) % 5; /* several plans, evictions */
+		float x[5], y[5];
+		for (int k = 0; k < batch; k++)
+			x[k] = (float)(w->id * 100 + i + k);
+		struct infer_tensor t = { "x", INFER_DT_FLOAT, 2, { batch, 1 }, x,
+					  (size_t)batch * sizeof(float) };
+		struct infer_tensor o = { "y", 0, 0, { 0 }, y, sizeof(y) };
+		if (infer_model_run(w->m, NULL, &t, 1, &o, 1, NULL, 0)) {
+			w->bad++;
+			continue;
+		}
+		for (int k = 0; k < batch; k++)
+			if (y[k] != 0.5f * x[k] + 2.0f)
+				w->bad++;
+	}
+	return NULL;
+}
+
+static void test_concurrent_runs(void **state)
+{
+	(void)state;
+	struct infer_model_opts o = { 0 };
+	o.threads = 1;
+	o.max_concurrency = 2;
+	o.max_plans = 2;
+	struct infer_model *m;
+	char err[1024];
+	assert_int_equal(infer_model_load_path(tf1, &o, err, sizeof(err), &m), 0);
+	pthread_t th[4];
+	struct worker w[4];
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct worker){ m, i, 0 };
+		assert_int_equal(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].bad, 0);
+	}
+	infer_model_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tf1_half_plus_two),
 		cmocka_unit_test(test_tf2_half_plus_two),
 		cmocka_unit_test(test_bad_inputs),
+		cmocka_unit_test(test_concurrent_runs),
 		cmocka_unit_test(test_callback_and_bad_models),
 		cmocka_unit_test(test_npy),
 		cmocka_unit_test(test_snappy_crc),

@@ -256,6 +256,7 @@ struct srv_cfg {
 	enum net_client_verify cv;
 	uint32_t max_streams;
 	unsigned threads;
+	size_t conn_buffer;
 };
 
 static struct net_server *start_server(const struct srv_cfg *cfg, uint16_t *port)
@@ -273,7 +274,8 @@ static struct net_server *start_server(const struct srv_cfg *cfg, uint16_t *port
 		.tls = cfg->insecure ? NULL : &tls,
 		.insecure = cfg->insecure,
 		.io_threads = cfg->threads ? cfg->threads : 2,
-		.limits = {.max_concurrent_streams = cfg->max_streams},
+		.limits = {.max_concurrent_streams = cfg->max_streams,
+			   .max_conn_buffer = cfg->conn_buffer},
 		.handler = handler,
 		.on_cancel = on_cancel,
 	};
@@ -568,6 +570,42 @@ static void test_mtls(void **state)
 	net_server_free(srv);
 }
 
+/* Also the regression test for SIGPIPE: this process does not ignore it, and
+ * the refused client writes to a socket the server closed. */
+static void test_max_connections(void **state)
+{
+	struct net_tls_opts tls = {.cert_pem = pki.server_cert_pem, .key_pem = pki.server_key_pem};
+	const char *listen[] = {"127.0.0.1:0", "[::1]:0"};
+	struct net_server_opts o = {.listen = listen, .n_listen = 1, .tls = &tls, .io_threads = 2,
+				    .limits = {.max_connections = 1}, .handler = handler};
+	struct net_server *srv = NULL;
+	assert_int_equal(net_server_new(&srv, &o), 0);
+	assert_int_equal(net_server_start(srv), 0);
+	uint16_t port = net_server_port(srv, 0);
+	assert_int_equal(net_server_port(srv, 1), 0); /* out of range */
+	struct net_tls_opts ctls = {.ca_pem = pki.ca_pem};
+	struct net_http_client *a = http_client(port, &ctls, "localhost", false);
+	struct net_http_client *b = http_client(port, &ctls, "localhost", false);
+	struct net_http_response r;
+	assert_int_equal(net_http_client_request(a, "GET", "/hello", NULL, 0, NULL, 0, &r), 0);
+	net_http_response_clear(&r);
+	/* a's kept-alive connection holds the only slot */
+	int rc = net_http_client_request(b, "GET", "/hello", NULL, 0, NULL, 0, &r);
+	assert_true(rc == NET_E_TLS || rc == NET_E_CLOSED || rc == -ECONNRESET);
+	net_http_client_free(a);
+	/* the slot frees once the server has seen a go (asynchronous) */
+	for (int i = 0; i < 200; i++) {
+		rc = net_http_client_request(b, "GET", "/hello", NULL, 0, NULL, 0, &r);
+		if (rc == 0)
+			break;
+		usleep(20000);
+	}
+	assert_int_equal(rc, 0);
+	net_http_response_clear(&r);
+	net_http_client_free(b);
+	net_server_free(srv);
+}
+
 static void test_grpc_unary(void **state)
 {
 	uint16_t port;
@@ -757,6 +795,46 @@ static void test_grpc_deadline_cancel(void **state)
 	net_server_free(srv);
 }
 
+static void test_conn_buffer_cap(void **state)
+{
+	uint16_t port;
+	struct srv_cfg cfg = {.conn_buffer = 10000};
+	struct net_server *srv = start_server(&cfg, &port);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "localhost:%u", port);
+	struct net_tls_opts tls = {.ca_pem = pki.ca_pem};
+	struct net_grpc_client_opts go = {.address = addr, .tls = &tls};
+	struct net_grpc_client *g = NULL;
+	assert_int_equal(net_grpc_client_new(&g, NULL, &go), 0);
+	uint8_t msg[6000];
+	memset(msg, 'b', sizeof(msg));
+	struct many_ctx m = {0};
+	pthread_mutex_init(&m.mu, NULL);
+	pthread_cond_init(&m.cv, NULL);
+	/* the first request's body stays buffered while the handler holds it */
+	assert_int_equal(net_grpc_client_call_async(g, "/test.Echo/Hold", NULL, 0, msg, sizeof(msg),
+						    0, many_done, &m), 0);
+	assert_true(wait_held(1));
+	struct net_grpc_reply rep;
+	assert_int_equal(net_grpc_client_call(g, "/test.Echo/Echo", NULL, 0, msg, sizeof(msg), 0, &rep), 0);
+	assert_int_equal(rep.status, NET_GRPC_RESOURCE_EXHAUSTED);
+	net_grpc_reply_clear(&rep);
+	struct net_request *req = take_held();
+	struct net_grpc_response gr = {.status = 0};
+	assert_int_equal(net_grpc_send(req, &gr), 0);
+	pthread_mutex_lock(&m.mu);
+	while (m.done < 1)
+		pthread_cond_wait(&m.cv, &m.mu);
+	pthread_mutex_unlock(&m.mu);
+	/* released: the same upload fits again */
+	assert_int_equal(net_grpc_client_call(g, "/test.Echo/Echo", NULL, 0, msg, sizeof(msg), 0, &rep), 0);
+	assert_int_equal(rep.status, 0);
+	assert_int_equal(rep.msg_len, sizeof(msg));
+	net_grpc_reply_clear(&rep);
+	net_grpc_client_free(g);
+	net_server_free(srv);
+}
+
 struct shut_arg {
 	struct net_server *srv;
 	int rc;
@@ -862,9 +940,11 @@ int main(void)
 		cmocka_unit_test(test_tls_verify),
 		cmocka_unit_test(test_mtls),
 		cmocka_unit_test(test_tls_hooks),
+		cmocka_unit_test(test_max_connections),
 		cmocka_unit_test(test_grpc_unary),
 		cmocka_unit_test(test_grpc_many_streams),
 		cmocka_unit_test(test_grpc_deadline_cancel),
+		cmocka_unit_test(test_conn_buffer_cap),
 		cmocka_unit_test(test_graceful_shutdown),
 		cmocka_unit_test(test_plaintext),
 	};

@@ -285,6 +285,7 @@ static void test_read_back(void **state)
 struct cnt {
 	unsigned n;
 	bool saw_big, saw_1;
+	uint32_t big_ino, latest_ino, one_ino;
 };
 
 static int count_cb(void *ud, const char *name, uint32_t ino, enum vol_ftype t)
@@ -292,10 +293,16 @@ static int count_cb(void *ud, const char *name, uint32_t ino, enum vol_ftype t)
 	struct cnt *c = ud;
 	assert_true(ino >= 2);
 	c->n++;
-	if (!strcmp(name, "big.bin"))
+	if (!strcmp(name, "big.bin")) {
 		c->saw_big = t == VOL_FT_REG;
-	if (!strcmp(name, "1"))
+		c->big_ino = ino;
+	}
+	if (!strcmp(name, "1")) {
 		c->saw_1 = t == VOL_FT_DIR;
+		c->one_ino = ino;
+	}
+	if (!strcmp(name, "latest"))
+		c->latest_ino = ino;
 	return 0;
 }
 
@@ -308,6 +315,28 @@ static int stop_cb(void *ud, const char *name, uint32_t ino, enum vol_ftype t)
 	return 42;
 }
 
+struct nested {
+	struct vol *v;
+	unsigned dirs;
+};
+
+/* A callback that calls back into the volume (the lock is recursive). */
+static int nested_cb(void *ud, const char *name, uint32_t ino, enum vol_ftype t)
+{
+	(void)ino;
+	(void)t;
+	struct nested *n = ud;
+	char p[300];
+	snprintf(p, sizeof(p), "/models/%s", name);
+	struct vol_stat st;
+	int r = vol_stat(n->v, p, &st);
+	if (r)
+		return r;
+	if (st.type == VOL_FT_DIR)
+		n->dirs++;
+	return 0;
+}
+
 static void test_readdir(void **state)
 {
 	(void)state;
@@ -316,10 +345,35 @@ static void test_readdir(void **state)
 	assert_int_equal(vol_readdir(v, "/models", count_cb, &c), 0);
 	assert_int_equal(c.n, 3); /* 1, big.bin, latest */
 	assert_true(c.saw_big && c.saw_1);
+	/* The same objects by inode number. */
+	struct vol_stat st, st2;
+	assert_int_equal(vol_lstat_ino(v, c.big_ino, &st), 0);
+	assert_int_equal(vol_lstat(v, "/models/big.bin", &st2), 0);
+	assert_int_equal(st.ino, st2.ino);
+	assert_int_equal(st.size, BIG_SIZE);
+	struct vol_file *f;
+	assert_int_equal(vol_file_open_ino(v, c.big_ino, &f), 0);
+	uint8_t b[100];
+	assert_int_equal(vol_file_pread(f, b, sizeof(b), 1000), 100);
+	assert_memory_equal(b, big + 1000, 100);
+	vol_file_close(f);
+	char *t;
+	size_t tl;
+	assert_int_equal(vol_readlink_ino(v, c.latest_ino, &t, &tl), 0);
+	assert_string_equal(t, "1");
+	free(t);
+	assert_int_equal(vol_file_open_ino(v, c.one_ino, &f), -EISDIR);
+	assert_int_equal(vol_file_open_ino(v, c.latest_ino, &f), -EINVAL);
+	assert_int_equal(vol_lstat_ino(v, 0, &st), -ENOENT);
+	assert_int_equal(vol_lstat_ino(v, UINT32_MAX, &st), -ENOENT);
+	assert_int_equal(vol_readlink_ino(v, c.big_ino, &t, &tl), -EINVAL);
 	memset(&c, 0, sizeof(c));
 	assert_int_equal(vol_readdir(v, "/many", count_cb, &c), 0);
 	assert_int_equal(c.n, 200);
 	assert_int_equal(vol_readdir(v, "/", stop_cb, NULL), 42);
+	struct nested nn = { v, 0 };
+	assert_int_equal(vol_readdir(v, "/models", nested_cb, &nn), 0);
+	assert_int_equal(nn.dirs, 2); /* "1" and "latest" -> 1 */
 	assert_int_equal(vol_readdir(v, "/tls.key", count_cb, &c), -ENOTDIR);
 	vol_close(v);
 }
