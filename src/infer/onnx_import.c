@@ -537,7 +537,18 @@ static int convert(struct octx *c, const Onnx__NodeProto *n)
 			{ "LessOrEqual", 2 }, { "GreaterOrEqual", 2 }, { "And", 2 },
 			{ "Or", 2 }, { "Mod", 2 }, { "Constant", 0 }, { "ConstantOfShape", 1 },
 		};
-		int k = 1;
+		static const char *const one[] = {
+			"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Identity",
+			"Dropout", "Flatten", "Squeeze", "Unsqueeze", "Concat", "Transpose",
+			"Softmax", "LogSoftmax", "Pad", "ReduceMean", "ReduceSum", "ReduceMax",
+			"ReduceMin", "ReduceProd", "Cast", "Shape", "ArgMax", "ArgMin", "Sum",
+			"Mean", "Max", "Min",
+		};
+		enum ir_unop uu;
+		int k = onnx_unary(op, &uu) ? 1 : 0;
+		for (size_t i = 0; i < CC_ARRAY_SIZE(one); i++)
+			if (!strcmp(op, one[i]))
+				k = 1;
 		for (size_t i = 0; i < CC_ARRAY_SIZE(need); i++)
 			if (!strcmp(op, need[i].op))
 				k = need[i].k;
