@@ -1130,25 +1130,25 @@ static void k_copy_strided(const void *src, const struct ir_shape *os,
 	int64_t inner = os->d[r - 1];
 	int64_t istr = sstr[r - 1];
 	int64_t rows = inner ? n / inner : 0;
-	int64_t idx[IR_MAX_RANK] = { 0 };
-	int64_t off = base;
-	char *d = dst;
+	#pragma omp parallel for if (n > 65536)
 	for (int64_t row = 0; row < rows; row++) {
+		int64_t off = base, rem = row;
+		for (int k = r - 2; k >= 0; k--) {
+			off += (rem % os->d[k]) * sstr[k];
+			rem /= os->d[k];
+		}
+		char *d = (char *)dst + row * inner * (int64_t)es;
 		const char *s = (const char *)src;
 		if (istr == 1) {
-			memcpy(d, s + off * (int64_t)es, (size_t)inner * es);
+			memcpy(d, s + off * (int64_t)es, (size_t)(inner * (int64_t)es));
+		} else if (es == 4) {
+			const uint32_t *s4 = (const uint32_t *)s + off;
+			uint32_t *d4 = (uint32_t *)d;
+			for (int64_t j = 0; j < inner; j++)
+				d4[j] = s4[j * istr];
 		} else {
 			for (int64_t j = 0; j < inner; j++)
 				memcpy(d + j * (int64_t)es, s + (off + j * istr) * (int64_t)es, es);
-		}
-		d += inner * (int64_t)es;
-		for (int k = r - 2; k >= 0; k--) {
-			idx[k]++;
-			off += sstr[k];
-			if (idx[k] < os->d[k])
-				break;
-			off -= sstr[k] * os->d[k];
-			idx[k] = 0;
 		}
 	}
 }

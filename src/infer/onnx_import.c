@@ -171,10 +171,11 @@ int onnx_tensor_from_proto(const Onnx__TensorProto *p, struct ir_tensor **ret,
 	size_t es = infer_dtype_size(dt), n = t->size / es;
 	if (p->has_raw_data) {
 		if (p->raw_data.len != t->size) {
+			size_t need = t->size;
 			ir_tensor_unref(t);
 			return ir_fail(e, INFER_E_INVALID_MODEL,
 				       "tensor '%s': raw_data has %zu bytes, shape needs %zu", nm,
-				       p->raw_data.len, t->size);
+				       p->raw_data.len, need);
 		}
 		if (t->size)
 			memcpy(t->data, p->raw_data.data, t->size);
@@ -526,6 +527,38 @@ static int convert(struct octx *c, const Onnx__NodeProto *n)
 				       "(graph not sorted, or a cycle)", nm, op, n->input[k]);
 	if (n->n_output < 1)
 		return ir_fail(c->e, INFER_E_INVALID_MODEL, "node '%s' has no output", nm);
+	{
+		static const struct { const char *op; int k; } need[] = {
+			{ "Conv", 2 }, { "BatchNormalization", 5 }, { "Gemm", 2 },
+			{ "MatMul", 2 }, { "Reshape", 2 }, { "Gather", 2 }, { "Slice", 1 },
+			{ "Expand", 2 }, { "Tile", 2 }, { "Where", 3 }, { "Range", 3 },
+			{ "Add", 2 }, { "Sub", 2 }, { "Mul", 2 }, { "Div", 2 }, { "Pow", 2 },
+			{ "PRelu", 2 }, { "Equal", 2 }, { "Less", 2 }, { "Greater", 2 },
+			{ "LessOrEqual", 2 }, { "GreaterOrEqual", 2 }, { "And", 2 },
+			{ "Or", 2 }, { "Mod", 2 }, { "Constant", 0 }, { "ConstantOfShape", 1 },
+		};
+		static const char *const one[] = {
+			"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Identity",
+			"Dropout", "Flatten", "Squeeze", "Unsqueeze", "Concat", "Transpose",
+			"Softmax", "LogSoftmax", "Pad", "ReduceMean", "ReduceSum", "ReduceMax",
+			"ReduceMin", "ReduceProd", "Cast", "Shape", "ArgMax", "ArgMin", "Sum",
+			"Mean", "Max", "Min",
+		};
+		enum ir_unop uu;
+		int k = onnx_unary(op, &uu) ? 1 : 0;
+		for (size_t i = 0; i < CC_ARRAY_SIZE(one); i++)
+			if (!strcmp(op, one[i]))
+				k = 1;
+		for (size_t i = 0; i < CC_ARRAY_SIZE(need); i++)
+			if (!strcmp(op, need[i].op))
+				k = need[i].k;
+		if (!strcmp(op, "Slice") && c->opset >= 10)
+			k = 3;
+		for (int i = 0; i < k; i++)
+			if (!HAS(i))
+				return ir_fail(c->e, INFER_E_INVALID_MODEL,
+					       "node '%s' (%s): input %d missing", nm, op, i);
+	}
 	const char *out = n->output[0];
 	int id, v;
 	enum ir_unop u;

@@ -843,7 +843,7 @@ void plan_free(struct infer_plan *p)
 {
 	if (!p)
 		return;
-	for (int i = 0; i < p->n_arenas; i++) {
+	for (int i = 0; p->ar && i < p->n_arenas; i++) {
 		struct arena *a = &p->ar[i];
 		for (int k = 0; k < a->n_mems; k++)
 			dnnl_memory_destroy(a->mems[k]);

@@ -261,10 +261,11 @@ static int tensor_from_proto(const Tensorflow__TensorProto *p,
 	size_t n = t->size / es;
 	if (p->tensor_content.len) {
 		if (p->tensor_content.len != t->size) {
+			size_t need = t->size;
 			ir_tensor_unref(t);
 			return ir_fail(e, INFER_E_INVALID_MODEL,
 				       "%s: tensor_content has %zu bytes, shape needs %zu",
-				       what, p->tensor_content.len, t->size);
+				       what, p->tensor_content.len, need);
 		}
 		if (t->size)
 			memcpy(t->data, p->tensor_content.data, t->size);
@@ -1566,6 +1567,12 @@ static int sig_tensor(const char *key, const Tensorflow__TensorInfo *ti,
 {
 	memset(st, 0, sizeof(*st));
 	st->key = strdup(key ? key : "");
+	if (!ti) {
+		st->tensor_name = strdup("");
+		st->shape.rank = -1;
+		st->value = -1;
+		return st->key && st->tensor_name ? 1 : -ENOMEM;
+	}
 	st->tensor_name = strdup(ti->encoding_case ==
 				 TENSORFLOW__TENSOR_INFO__ENCODING_NAME && ti->name ?
 				 ti->name : "");
@@ -1855,15 +1862,23 @@ int tf_import_saved_model(const struct ir_load_ctx *lc, const uint8_t *pb,
 			r = -ENOMEM;
 			goto out;
 		}
+		bool bad = false;
 		for (size_t k = 0; k < sd->n_inputs; k++) {
-			if ((r = sig_tensor(sd->inputs[k]->key, sd->inputs[k]->value,
-					    &s->in[s->n_in++])))
+			r = sig_tensor(sd->inputs[k]->key, sd->inputs[k]->value, &s->in[s->n_in++]);
+			if (r < 0)
 				goto out;
+			bad |= r > 0;
 		}
 		for (size_t k = 0; k < sd->n_outputs; k++) {
-			if ((r = sig_tensor(sd->outputs[k]->key, sd->outputs[k]->value,
-					    &s->out[s->n_out++])))
+			r = sig_tensor(sd->outputs[k]->key, sd->outputs[k]->value, &s->out[s->n_out++]);
+			if (r < 0)
 				goto out;
+			bad |= r > 0;
+		}
+		r = 0;
+		if (bad) {
+			set_sig_error(s, "a signature tensor has no TensorInfo");
+			continue;
 		}
 		qsort(s->in, (size_t)s->n_in, sizeof(*s->in), st_cmp);
 		qsort(s->out, (size_t)s->n_out, sizeof(*s->out), st_cmp);
