@@ -916,6 +916,11 @@ int plan_build(struct infer_engine *en, struct ir_model *im,
 	int *order = NULL, n_order = 0, r = 0;
 	if (!p)
 		return -ENOMEM;
+	/* oneDNN's JIT kernels fix their thread count when the primitive
+	 * descriptor is created (from omp_get_max_threads()) and pass it as
+	 * num_threads at execution, so the engine's team size must be in force
+	 * here, not only in plan_run. */
+	omp_set_num_threads(en->threads);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
 	p->en = en;
