@@ -297,6 +297,17 @@ int ir_fs_read(const struct ir_load_ctx *c, const char *path, void **ret,
 	       size_t *ret_len);
 void ir_fs_release(const struct ir_load_ctx *c, void *data, size_t len);
 
+/* Map from borrowed name strings (the caller keeps them alive) to ints.
+ * Zero-initialise; get returns -1 when absent; put returns -EEXIST for a
+ * name already present, -ENOMEM, or 0. */
+struct name_map {
+	struct name_map_slot *slot;
+	size_t cap, count;
+};
+int name_map_get(const struct name_map *m, const char *key);
+int name_map_put(struct name_map *m, const char *key, int val);
+void name_map_free(struct name_map *m);
+
 int tf_import_saved_model(const struct ir_load_ctx *c, const uint8_t *pb,
 			  size_t len, struct ir_model *im);
 int tf_import_graphdef(const struct ir_load_ctx *c, const uint8_t *pb,

@@ -34,8 +34,7 @@ struct octx {
 	struct ir_model *im;
 	struct oval *vals;
 	size_t n_vals, cap_vals;
-	struct hnode { char *key; int val; } *ht;
-	size_t htcap;
+	struct name_map names; /* value name -> index in vals */
 	int64_t opset;
 	char *unsup;
 	size_t unsup_len, unsup_cap;
@@ -43,25 +42,9 @@ struct octx {
 	int tmp;
 };
 
-static uint64_t hstr(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	while (*s)
-		h = (h ^ (uint8_t)*s++) * 1099511628211ULL;
-	return h;
-}
-
 static int find(const struct octx *c, const char *name)
 {
-	if (!c->htcap || !name)
-		return -1;
-	size_t j = hstr(name) & (c->htcap - 1);
-	while (c->ht[j].key) {
-		if (!strcmp(c->ht[j].key, name))
-			return c->ht[j].val;
-		j = (j + 1) & (c->htcap - 1);
-	}
-	return -1;
+	return name_map_get(&c->names, name);
 }
 
 /* Defines (or redefines) name -> IR value. */
@@ -81,23 +64,6 @@ static int define(struct octx *c, const char *name, int v, bool nhwc, int rank)
 	}
 	if (c->n_vals >= (size_t)IR_MAX_NODES * 4)
 		return ir_fail(c->e, INFER_E_LIMIT, "too many values");
-	if ((c->n_vals + 1) * 2 > c->htcap) {
-		size_t nc = c->htcap ? c->htcap * 2 : 1024;
-		struct hnode *nt = calloc(nc, sizeof(*nt));
-		if (!nt)
-			return -ENOMEM;
-		for (size_t i = 0; i < c->htcap; i++) {
-			if (!c->ht[i].key)
-				continue;
-			size_t j = hstr(c->ht[i].key) & (nc - 1);
-			while (nt[j].key)
-				j = (j + 1) & (nc - 1);
-			nt[j] = c->ht[i];
-		}
-		free(c->ht);
-		c->ht = nt;
-		c->htcap = nc;
-	}
 	if (c->n_vals == c->cap_vals) {
 		size_t nc = c->cap_vals ? c->cap_vals * 2 : 256;
 		struct oval *n = realloc(c->vals, nc * sizeof(*n));
@@ -114,11 +80,12 @@ static int define(struct octx *c, const char *name, int v, bool nhwc, int rank)
 	o->nhwc = nhwc;
 	o->rank = rank;
 	o->nchw_v = -1;
-	size_t j = hstr(name) & (c->htcap - 1);
-	while (c->ht[j].key)
-		j = (j + 1) & (c->htcap - 1);
-	c->ht[j].key = o->name;
-	c->ht[j].val = (int)c->n_vals++;
+	int r = name_map_put(&c->names, o->name, (int)c->n_vals);
+	if (r < 0) {
+		free(o->name);
+		return r;
+	}
+	c->n_vals++;
 	return 0;
 }
 
@@ -1210,7 +1177,7 @@ static void octx_free(struct octx *c)
 	for (size_t i = 0; i < c->n_vals; i++)
 		free(c->vals[i].name);
 	free(c->vals);
-	free(c->ht);
+	name_map_free(&c->names);
 	free(c->unsup);
 }
 

@@ -53,11 +53,6 @@ struct scope {
 	char *prefix;
 };
 
-struct hnode {
-	char *key;
-	int val;
-};
-
 struct tfctx {
 	const struct ir_load_ctx *lc;
 	struct ir_err *e;
@@ -66,8 +61,7 @@ struct tfctx {
 	int nn, capn;
 	struct scope *sc;
 	int nsc, capsc;
-	struct hnode *ht; /* main-graph name -> node */
-	size_t htcap;
+	struct name_map names; /* main-graph name -> node */
 	struct tf_bundle *bundle;
 	struct ir_model *im;
 	/* per-conversion state */
@@ -82,58 +76,9 @@ struct tfctx {
 	int n_fed;
 };
 
-/* ------------------------------------------------------------------------ */
-/* Small hash map of names                                                  */
-
-static uint64_t hstr(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	while (*s)
-		h = (h ^ (uint8_t)*s++) * 1099511628211ULL;
-	return h;
-}
-
-static int ht_put(struct tfctx *c, const char *k, int v)
-{
-	if (!c->htcap || (size_t)c->nn * 2 >= c->htcap) {
-		size_t nc = c->htcap ? c->htcap * 2 : 1024;
-		struct hnode *nt = calloc(nc, sizeof(*nt));
-		if (!nt)
-			return -ENOMEM;
-		for (size_t i = 0; i < c->htcap; i++) {
-			if (!c->ht[i].key)
-				continue;
-			size_t j = hstr(c->ht[i].key) & (nc - 1);
-			while (nt[j].key)
-				j = (j + 1) & (nc - 1);
-			nt[j] = c->ht[i];
-		}
-		free(c->ht);
-		c->ht = nt;
-		c->htcap = nc;
-	}
-	size_t j = hstr(k) & (c->htcap - 1);
-	while (c->ht[j].key) {
-		if (!strcmp(c->ht[j].key, k))
-			return INFER_E_INVALID_MODEL; /* duplicate */
-		j = (j + 1) & (c->htcap - 1);
-	}
-	c->ht[j].key = (char *)k;
-	c->ht[j].val = v;
-	return 0;
-}
-
 static int ht_get(const struct tfctx *c, const char *k)
 {
-	if (!c->htcap)
-		return -1;
-	size_t j = hstr(k) & (c->htcap - 1);
-	while (c->ht[j].key) {
-		if (!strcmp(c->ht[j].key, k))
-			return c->ht[j].val;
-		j = (j + 1) & (c->htcap - 1);
-	}
-	return -1;
+	return name_map_get(&c->names, k);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1714,7 +1659,7 @@ static void ctx_free(struct tfctx *c)
 	}
 	free(c->sc);
 	free(c->n);
-	free(c->ht);
+	name_map_free(&c->names);
 	free(c->outmap);
 	free(c->nout);
 	free(c->unsup);
@@ -1761,9 +1706,10 @@ static int import_graph(struct tfctx *c, const Tensorflow__GraphDef *gd,
 			return r;
 	}
 	for (int i = 0; i < c->nn; i++) {
-		r = ht_put(c, c->n[i].name, i);
-		if (r == INFER_E_INVALID_MODEL)
-			return ir_fail(c->e, r, "duplicate node name '%s'", c->n[i].name);
+		r = name_map_put(&c->names, c->n[i].name, i);
+		if (r == -EEXIST)
+			return ir_fail(c->e, INFER_E_INVALID_MODEL, "duplicate node name '%s'",
+				       c->n[i].name);
 		if (r)
 			return r;
 	}
