@@ -193,6 +193,15 @@ struct infer_tensor_info {
 	int64_t dims[INFER_MAX_RANK]; /* -1: unknown dimension */
 };
 
+/* A dense feature a tf.Example signature reads from each Example. */
+struct infer_feature_info {
+	const char *name;        /* feature key in Features.feature */
+	enum infer_dtype dtype;  /* FLOAT (float_list) or INT64 (int64_list) */
+	int rank;                /* of one example's value (dense_shape) */
+	int64_t dims[INFER_MAX_RANK]; /* all known; rank 0 = one value */
+	bool required;           /* no default: every Example must carry it */
+};
+
 struct infer_signature_info {
 	const char *name;        /* "serving_default", ... */
 	const char *method_name; /* "tensorflow/serving/predict", ... */
@@ -202,6 +211,14 @@ struct infer_signature_info {
 	const struct infer_tensor_info *outputs;  /* sorted by name */
 	bool available;
 	const char *error;       /* why not available; NULL when available */
+	/* Signatures whose single input is a DT_STRING tensor of serialized
+	 * tf.Example feeding ParseExample / ParseExampleV2 (dense features
+	 * only): the features, in the parser's order, and features != NULL.
+	 * Run them with infer_model_run_examples().  A parser with sparse or
+	 * ragged features, string features or variable-length dense shapes
+	 * leaves the signature unavailable with the reason in error. */
+	size_t n_features;
+	const struct infer_feature_info *features;
 };
 
 /* Signatures sorted by name.  Out-of-range index returns NULL. */
@@ -256,6 +273,41 @@ int infer_model_run(struct infer_model *m, const char *sig,
 		    const struct infer_tensor *inputs, size_t n_inputs,
 		    struct infer_tensor *outputs, size_t n_outputs,
 		    char *errbuf, size_t errlen);
+
+/* A borrowed byte string. */
+struct infer_bytes {
+	const void *data;
+	size_t len;
+};
+
+/* Caps of infer_model_run_examples(). */
+#define INFER_MAX_EXAMPLE_BYTES ((size_t)64 << 20) /* one serialized Example */
+
+/*
+ * Run a signature that takes serialized tf.Example (its info has
+ * features != NULL) on n_examples serialized Examples (borrowed; 1 to
+ * opts.max_batch of them), as TensorFlow's ParseExample and TF Serving do:
+ * each dense feature is read from the Example, else from context (a
+ * serialized Example whose features every Example inherits, as TF
+ * Serving's example_list_with_context; NULL or len 0 = none), else from
+ * the model's default; then the graph runs on the batch.
+ *
+ * outputs / n_outputs as for infer_model_run(); the batch dimension of the
+ * outputs is n_examples.
+ *
+ * Errors: INFER_E_BAD_INPUT with the example index and feature name in
+ * errbuf for a malformed Example, a required feature missing, a feature of
+ * the wrong kind (e.g. int64_list where the model reads floats) or with a
+ * number of values other than the dense shape holds; INFER_E_BAD_INPUT also
+ * when sig takes tensors, not Examples; INFER_E_LIMIT (an Example above
+ * INFER_MAX_EXAMPLE_BYTES, n_examples above max_batch or 0 is
+ * INFER_E_BAD_INPUT); the errors of infer_model_run(); -ENOMEM.
+ */
+int infer_model_run_examples(struct infer_model *m, const char *sig,
+			     const struct infer_bytes *examples, size_t n_examples,
+			     const struct infer_bytes *context,
+			     struct infer_tensor *outputs, size_t n_outputs,
+			     char *errbuf, size_t errlen);
 
 /*
  * Compile (and cache) the plan of signature sig for a batch size: every

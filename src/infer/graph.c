@@ -350,6 +350,7 @@ void ir_model_free(struct ir_model *im)
 		free(s->name);
 		free(s->method);
 		free(s->error);
+		ir_example_spec_free(s->ex);
 	}
 	free(im->sigs);
 	for (size_t i = 0; i < im->n_hist; i++)

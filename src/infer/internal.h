@@ -266,13 +266,30 @@ struct ir_sig_tensor {
 	struct ir_shape shape;
 };
 
+/* A signature whose single input is a DT_STRING tensor of serialized
+ * tf.Example feeding ParseExample(V2): the graph is cut at the parser's
+ * dense outputs, which become the plan's inputs (one per feature, batch
+ * dimension first).  Built by the TF importer, used by example.c. */
+struct ir_example_spec {
+	int n;                    /* dense features */
+	struct ir_sig_tensor *in; /* key = feature name; dtype FLOAT or INT64;
+				   * shape [-1, dense_shape...]; value = the
+				   * graph input */
+	int64_t *elems;           /* values per example */
+	struct ir_tensor **def;   /* default values (elems of them), NULL
+				   * for a required feature */
+};
+
 struct ir_signature {
 	char *name;
 	char *method;
 	int n_in, n_out;
 	struct ir_sig_tensor *in, *out;
 	char *error;        /* non-NULL: unavailable */
+	struct ir_example_spec *ex; /* non-NULL: takes serialized Examples */
 };
+
+void ir_example_spec_free(struct ir_example_spec *x);
 
 struct ir_model {
 	struct ir_graph g;
@@ -397,5 +414,19 @@ int plan_run(struct infer_plan *p, const void *const *in_data,
 	     void *const *out_data, struct ir_err *e);
 int plan_profile(struct infer_plan *p, int iterations, double *conv_ms,
 		 double *steps_ms, int *n_conv, struct ir_err *e);
+
+/* ------------------------------------------------------------------------ */
+/* Runs over explicit plan inputs (model.c), used by the Example path       */
+
+/* Runs signature index si of m with x (a signature's plan-input view: in[]
+ * and n_in replaced, e.g. by the Example features) on inputs, as
+ * infer_model_run() does. */
+int model_run_view(struct infer_model *m, int si, const struct ir_signature *x,
+		   const struct infer_tensor *inputs, size_t n_inputs,
+		   struct infer_tensor *outputs, size_t n_outputs, struct ir_err *e);
+/* Index of signature name (NULL/"" = serving_default) and its IR, or -1. */
+int model_find_sig(const struct infer_model *m, const char *name,
+		   const struct ir_signature **ret);
+int64_t model_max_batch(const struct infer_model *m);
 
 #endif /* CCSERVE_INFER_INTERNAL_H */

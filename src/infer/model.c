@@ -173,6 +173,7 @@ struct plan_entry {
 struct sig_rt {
 	struct infer_signature_info info;
 	struct infer_tensor_info *in, *out;
+	struct infer_feature_info *feat;
 	/* entries are allocated one by one: runs hold pointers to them while
 	 * other threads add plans */
 	struct plan_entry **plans;
@@ -350,8 +351,27 @@ int infer_model_load(const struct infer_fs *fs, const struct infer_model_opts *o
 			fill_info(&rt->out[k], &s->out[k]);
 		rt->info = (struct infer_signature_info){
 			s->name, s->method, (size_t)s->n_in, rt->in, (size_t)s->n_out,
-			rt->out, s->error == NULL, s->error
+			rt->out, s->error == NULL, s->error, 0, NULL
 		};
+		if (s->ex) {
+			rt->feat = calloc((size_t)s->ex->n, sizeof(*rt->feat));
+			if (!rt->feat) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			for (int k = 0; k < s->ex->n; k++) {
+				const struct ir_sig_tensor *ft = &s->ex->in[k];
+				struct infer_feature_info *fi = &rt->feat[k];
+				fi->name = ft->key;
+				fi->dtype = ft->dtype;
+				fi->rank = ft->shape.rank - 1;
+				for (int d = 0; d < IR_MAX_RANK; d++)
+					fi->dims[d] = d < fi->rank ? ft->shape.d[d + 1] : -1;
+				fi->required = s->ex->def[k] == NULL;
+			}
+			rt->info.n_features = (size_t)s->ex->n;
+			rt->info.features = rt->feat;
+		}
 	}
 	cc_log(CC_LOG_DEBUG, "infer", "loaded model: %zu signatures", m->n_sigs);
 	*ret = m;
@@ -422,6 +442,7 @@ void infer_model_free(struct infer_model *m)
 		free(m->sigs[i].plans);
 		free(m->sigs[i].in);
 		free(m->sigs[i].out);
+		free(m->sigs[i].feat);
 	}
 	free(m->sigs);
 	engine_free(m->en);
@@ -479,11 +500,11 @@ int infer_model_threads(const struct infer_model *m)
 }
 
 /* Finds or builds the plan for shapes; returns it with a reference. */
-static int get_plan(struct infer_model *m, int si, const struct ir_shape *shapes,
-		    struct plan_entry **ret, bool *temp, struct ir_err *e)
+static int get_plan(struct infer_model *m, int si, const struct ir_signature *s,
+		    const struct ir_shape *shapes, struct plan_entry **ret, bool *temp,
+		    struct ir_err *e)
 {
 	struct sig_rt *rt = &m->sigs[si];
-	const struct ir_signature *s = &m->im.sigs[si];
 	*temp = false;
 	pthread_mutex_lock(&m->lock);
 	for (size_t i = 0; i < rt->n_plans; i++) {
@@ -565,9 +586,24 @@ static int check_shape(const struct infer_model *m, const struct ir_sig_tensor *
 {
 	if (sh->rank < 0 || sh->rank > IR_MAX_RANK)
 		return ir_fail(e, INFER_E_BAD_INPUT, "input '%s': bad rank", st->key);
-	if (st->shape.rank >= 0 && st->shape.rank != sh->rank)
-		return ir_fail(e, INFER_E_BAD_INPUT, "input '%s' needs rank %d, got %d",
-			       st->key, st->shape.rank, sh->rank);
+	/* TensorFlow feeds a tensor of any shape (TF Serving answers
+	 * {"instances": [1.0, 2.0]} on an input declared [-1, 1]); whether the
+	 * graph can run on it is decided when the plan is built.  ONNX Runtime
+	 * checks the rank. */
+	if (st->shape.rank >= 0 && st->shape.rank != sh->rank) {
+		if (m->fmt == INFER_FORMAT_ONNX)
+			return ir_fail(e, INFER_E_BAD_INPUT, "input '%s' needs rank %d, got %d",
+				       st->key, st->shape.rank, sh->rank);
+		if (sh->rank > 0 && sh->d[0] > m->max_batch)
+			return ir_fail(e, INFER_E_LIMIT,
+				       "input '%s': batch %lld above the limit %lld", st->key,
+				       (long long)sh->d[0], (long long)m->max_batch);
+		for (int i = 0; i < sh->rank; i++)
+			if (sh->d[i] < 0 || sh->d[i] > IR_MAX_DIM)
+				return ir_fail(e, INFER_E_BAD_INPUT,
+					       "input '%s': bad dimension %d", st->key, i);
+		return 0;
+	}
 	for (int i = 0; i < sh->rank; i++) {
 		if (sh->d[i] < 0 || sh->d[i] > IR_MAX_DIM)
 			return ir_fail(e, INFER_E_BAD_INPUT, "input '%s': bad dimension %d",
@@ -603,6 +639,31 @@ int infer_model_run(struct infer_model *m, const char *sig,
 	if (s->error)
 		return ir_fail(&e, INFER_E_UNAVAILABLE, "signature '%s' is unavailable: %s",
 			       s->name, s->error);
+	if (s->ex)
+		return ir_fail(&e, INFER_E_BAD_INPUT,
+			       "signature '%s' takes serialized tf.Example (input '%s'); run it "
+			       "with infer_model_run_examples()", s->name, s->in[0].key);
+	return model_run_view(m, si, s, inputs, n_inputs, outputs, n_outputs, &e);
+}
+
+int model_find_sig(const struct infer_model *m, const char *name,
+		   const struct ir_signature **ret)
+{
+	int si = find_sig(m, name);
+	*ret = si < 0 ? NULL : &m->im.sigs[si];
+	return si;
+}
+
+int64_t model_max_batch(const struct infer_model *m)
+{
+	return m->max_batch;
+}
+
+int model_run_view(struct infer_model *m, int si, const struct ir_signature *s,
+		   const struct infer_tensor *inputs, size_t n_inputs,
+		   struct infer_tensor *outputs, size_t n_outputs, struct ir_err *ep)
+{
+	struct ir_err e = *ep;
 	if (n_inputs != (size_t)s->n_in)
 		return ir_fail(&e, INFER_E_BAD_INPUT, "signature '%s' takes %d inputs, got %zu",
 			       s->name, s->n_in, n_inputs);
@@ -661,9 +722,21 @@ int infer_model_run(struct infer_model *m, const char *sig,
 	}
 	struct plan_entry *pe;
 	bool temp;
-	int r = get_plan(m, si, shapes, &pe, &temp, &e);
-	if (r)
+	int r = get_plan(m, si, s, shapes, &pe, &temp, &e);
+	if (r) {
+		/* an input of another rank than declared that the graph cannot
+		 * take is the request's fault */
+		for (int k = 0; k < s->n_in && r != -ENOMEM && r != INFER_E_LIMIT; k++)
+			if (s->in[k].shape.rank >= 0 && s->in[k].shape.rank != shapes[k].rank) {
+				char cause[256];
+				snprintf(cause, sizeof(cause), "%s", e.buf && e.len ? e.buf : "");
+				return ir_fail(&e, INFER_E_BAD_INPUT,
+					       "input '%s' has rank %d, the signature declares %d, "
+					       "and the graph cannot run on it: %s", s->in[k].key,
+					       shapes[k].rank, s->in[k].shape.rank, cause);
+			}
 		return r;
+	}
 	void *out_data[256] = { 0 };
 	bool allocated[256] = { 0 };
 	for (size_t j = 0; j < n_outputs; j++) {
@@ -735,6 +808,13 @@ int infer_model_prepare(struct infer_model *m, const char *sig, int64_t batch,
 	if (s->error)
 		return ir_fail(&e, INFER_E_UNAVAILABLE, "signature '%s' is unavailable: %s",
 			       s->name, s->error);
+	struct ir_signature view;
+	if (s->ex) {
+		view = *s;
+		view.in = s->ex->in;
+		view.n_in = s->ex->n;
+		s = &view;
+	}
 	if (s->n_in > 64)
 		return ir_fail(&e, INFER_E_LIMIT, "too many inputs");
 	if (batch < 1 || batch > m->max_batch)
@@ -756,7 +836,7 @@ int infer_model_prepare(struct infer_model *m, const char *sig, int64_t batch,
 	}
 	struct plan_entry *pe;
 	bool temp;
-	int r = get_plan(m, si, shapes, &pe, &temp, &e);
+	int r = get_plan(m, si, s, shapes, &pe, &temp, &e);
 	if (r)
 		return r;
 	put_plan(m, pe, temp);
@@ -773,6 +853,13 @@ int infer_model_profile(struct infer_model *m, const char *sig, int64_t batch,
 		return r;
 	int si = find_sig(m, sig);
 	const struct ir_signature *s = &m->im.sigs[si];
+	struct ir_signature view;
+	if (s->ex) {
+		view = *s;
+		view.in = s->ex->in;
+		view.n_in = s->ex->n;
+		s = &view;
+	}
 	struct ir_shape shapes[64];
 	for (int k = 0; k < s->n_in; k++) {
 		shapes[k] = s->in[k].shape;
@@ -781,7 +868,7 @@ int infer_model_profile(struct infer_model *m, const char *sig, int64_t batch,
 	}
 	struct plan_entry *pe;
 	bool temp;
-	if ((r = get_plan(m, si, shapes, &pe, &temp, &e)))
+	if ((r = get_plan(m, si, s, shapes, &pe, &temp, &e)))
 		return r;
 	r = plan_profile(pe->plan, iterations, ret_conv_ms, ret_steps_ms, ret_n_conv, &e);
 	put_plan(m, pe, temp);

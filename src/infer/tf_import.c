@@ -1545,6 +1545,269 @@ static int set_sig_error(struct ir_signature *s, const char *msg)
 	return s->error ? 0 : -ENOMEM;
 }
 
+/* ------------------------------------------------------------------------ */
+/* tf.Example signatures                                                    */
+
+/* The DT_STRING tensor proto of a Const reached from t (through
+ * identities), or NULL. */
+static const Tensorflow__TensorProto *const_strings(const struct tfctx *c, struct tref t)
+{
+	t = trace(c, t);
+	if (t.node < 0 || t.idx != 0 || strcmp(c->n[t.node].op, "Const"))
+		return NULL;
+	const Tensorflow__AttrValue *a = attr(c->n[t.node].def, "value");
+	if (!a || a->value_case != TENSORFLOW__ATTR_VALUE__VALUE_TENSOR || !a->tensor ||
+	    a->tensor->dtype != TENSORFLOW__DATA_TYPE__DT_STRING)
+		return NULL;
+	return a->tensor;
+}
+
+/* The constant behind a dense default: a Const, possibly reshaped (the
+ * TF1 feature-column code wraps defaults in Reshape). */
+static int const_default(struct tfctx *c, struct tref t, struct ir_tensor **ret)
+{
+	for (int guard = 0; guard < 16; guard++) {
+		t = trace(c, t);
+		if (t.node < 0)
+			return INFER_E_UNSUPPORTED;
+		const struct tfn *n = &c->n[t.node];
+		if (!strcmp(n->op, "Reshape") || !strcmp(n->op, "ExpandDims") ||
+		    !strcmp(n->op, "Squeeze")) {
+			if (n->n_in < 1 || t.idx != 0)
+				return INFER_E_UNSUPPORTED;
+			t = n->in[0];
+			continue;
+		}
+		if (strcmp(n->op, "Const") || t.idx != 0)
+			return INFER_E_UNSUPPORTED;
+		const Tensorflow__AttrValue *a = attr(n->def, "value");
+		if (!a || a->value_case != TENSORFLOW__ATTR_VALUE__VALUE_TENSOR || !a->tensor)
+			return INFER_E_UNSUPPORTED;
+		return tensor_from_proto(a->tensor, ret, c->e, n->name);
+	}
+	return INFER_E_UNSUPPORTED;
+}
+
+static int key_string(const ProtobufCBinaryData *b, char **ret)
+{
+	if (b->len > IR_MAX_NAME || memchr(b->data, 0, b->len))
+		return INFER_E_UNSUPPORTED;
+	char *k = malloc(b->len + 1);
+	if (!k)
+		return -ENOMEM;
+	memcpy(k, b->data, b->len);
+	k[b->len] = 0;
+	*ret = k;
+	return 0;
+}
+
+void ir_example_spec_free(struct ir_example_spec *x)
+{
+	if (!x)
+		return;
+	for (int i = 0; i < x->n; i++) {
+		free(x->in[i].key);
+		free(x->in[i].tensor_name);
+		if (x->def)
+			ir_tensor_unref(x->def[i]);
+	}
+	free(x->in);
+	free(x->elems);
+	free(x->def);
+	free(x);
+}
+
+/*
+ * The signature's only input t is a DT_STRING tensor: when it feeds one
+ * ParseExample / ParseExampleV2 with dense features only, build the
+ * Example spec and feed the parser's dense outputs as graph inputs.
+ * Returns 0 (spec set), 1 (not an Example input: the caller reports the
+ * string input), an error written to se (signature unavailable), or
+ * -ENOMEM.
+ */
+static int example_input(struct tfctx *c, struct ir_signature *s, struct tref t,
+			 struct ir_err *se)
+{
+	struct tref src = trace(c, t);
+	int pe = -1;
+	for (int i = 0; i < c->nn; i++) {
+		const struct tfn *n = &c->n[i];
+		if (strcmp(n->op, "ParseExample") && strcmp(n->op, "ParseExampleV2"))
+			continue;
+		if (n->n_in < 1)
+			continue;
+		struct tref in0 = trace(c, n->in[0]);
+		if (in0.node != src.node || in0.idx != src.idx)
+			continue;
+		if (pe >= 0)
+			return ir_fail(se, INFER_E_UNSUPPORTED,
+				       "input '%s' feeds more than one ParseExample", s->in[0].key);
+		pe = i;
+	}
+	if (pe < 0)
+		return 1;
+	const struct tfn *n = &c->n[pe];
+	const Tensorflow__NodeDef *d = n->def;
+	bool v2 = !strcmp(n->op, "ParseExampleV2");
+	int64_t nsparse = attr_i(d, v2 ? "num_sparse" : "Nsparse", 0);
+	const Tensorflow__AttrValue *td = attr(d, "Tdense");
+	const Tensorflow__AttrValue *ds = attr(d, "dense_shapes");
+	if (nsparse != 0)
+		return ir_fail(se, INFER_E_UNSUPPORTED,
+			       "ParseExample '%s' has sparse features, which are not supported",
+			       n->name);
+	if (v2) {
+		const Tensorflow__AttrValue *rv = attr(d, "ragged_value_types");
+		if (rv && rv->value_case == TENSORFLOW__ATTR_VALUE__VALUE_LIST && rv->list &&
+		    rv->list->n_type)
+			return ir_fail(se, INFER_E_UNSUPPORTED,
+				       "ParseExampleV2 '%s' has ragged features, which are not "
+				       "supported", n->name);
+	}
+	if (!td || td->value_case != TENSORFLOW__ATTR_VALUE__VALUE_LIST || !td->list ||
+	    !ds || ds->value_case != TENSORFLOW__ATTR_VALUE__VALUE_LIST || !ds->list ||
+	    td->list->n_type != ds->list->n_shape || td->list->n_type == 0 ||
+	    td->list->n_type > 64)
+		return ir_fail(se, INFER_E_INVALID_MODEL,
+			       "ParseExample '%s': Tdense / dense_shapes missing or inconsistent "
+			       "(1 to 64 dense features supported)", n->name);
+	int nd = (int)td->list->n_type;
+	/* dense keys: V1 one scalar Const per key after the sparse keys; V2
+	 * one vector Const (input 3) */
+	const Tensorflow__TensorProto *keys[64] = { 0 };
+	const Tensorflow__TensorProto *kv = NULL;
+	int first_def;
+	if (v2) {
+		if (n->n_in < 5 + nd || !(kv = const_strings(c, n->in[3])) ||
+		    kv->n_string_val != (size_t)nd)
+			return ir_fail(se, INFER_E_UNSUPPORTED,
+				       "ParseExampleV2 '%s': dense keys are not a constant vector "
+				       "of %d strings", n->name, nd);
+		first_def = 5;
+	} else {
+		if (n->n_in < 2 + 2 * nd)
+			return ir_fail(se, INFER_E_INVALID_MODEL,
+				       "ParseExample '%s' has %d inputs, needs %d", n->name,
+				       n->n_in, 2 + 2 * nd);
+		for (int k = 0; k < nd; k++)
+			if (!(keys[k] = const_strings(c, n->in[2 + k])) ||
+			    keys[k]->n_string_val != 1)
+				return ir_fail(se, INFER_E_UNSUPPORTED,
+					       "ParseExample '%s': dense key %d is not a constant "
+					       "string", n->name, k);
+		first_def = 2 + nd;
+	}
+	struct ir_example_spec *x = calloc(1, sizeof(*x));
+	int r = -ENOMEM;
+	if (!x)
+		return -ENOMEM;
+	x->in = calloc((size_t)nd, sizeof(*x->in));
+	x->elems = calloc((size_t)nd, sizeof(*x->elems));
+	x->def = calloc((size_t)nd, sizeof(*x->def));
+	if (!x->in || !x->elems || !x->def)
+		goto fail;
+	for (int k = 0; k < nd; k++) {
+		struct ir_sig_tensor *st = &x->in[k];
+		x->n = k + 1;
+		st->value = -1;
+		r = key_string(v2 ? &kv->string_val[k] : &keys[k]->string_val[0], &st->key);
+		if (r == INFER_E_UNSUPPORTED) {
+			r = ir_fail(se, r, "ParseExample '%s': dense key %d is not a usable name",
+				    n->name, k);
+			goto fail;
+		}
+		if (r)
+			goto fail;
+		for (int j = 0; j < k; j++)
+			if (!strcmp(x->in[j].key, st->key)) {
+				r = ir_fail(se, INFER_E_INVALID_MODEL,
+					    "ParseExample '%s': feature '%s' listed twice", n->name,
+					    st->key);
+				goto fail;
+			}
+		char tn[IR_MAX_NAME + 32];
+		snprintf(tn, sizeof(tn), "%s:%d", n->name, (int)(3 * nsparse) + k);
+		if (!(st->tensor_name = strdup(tn))) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		st->dtype = (enum infer_dtype)td->list->type[k];
+		if (st->dtype != INFER_DT_FLOAT && st->dtype != INFER_DT_INT64) {
+			r = ir_fail(se, INFER_E_UNSUPPORTED,
+				    "feature '%s' has dtype %s; only DT_FLOAT and DT_INT64 dense "
+				    "features are supported", st->key, infer_dtype_name(st->dtype));
+			goto fail;
+		}
+		struct ir_shape dsh;
+		if (shape_from_proto(ds->list->shape[k], &dsh) || dsh.rank < 0 ||
+		    dsh.rank + 1 > IR_MAX_RANK || !ir_shape_known(&dsh)) {
+			r = ir_fail(se, INFER_E_UNSUPPORTED,
+				    "feature '%s': only fully defined dense shapes are supported "
+				    "(no variable-length features)", st->key);
+			goto fail;
+		}
+		x->elems[k] = ir_shape_elems(&dsh);
+		if (x->elems[k] < 0 || x->elems[k] > IR_MAX_ELEMS) {
+			r = ir_fail(se, INFER_E_LIMIT, "feature '%s': dense shape too large",
+				    st->key);
+			goto fail;
+		}
+		st->shape.rank = dsh.rank + 1;
+		st->shape.d[0] = -1;
+		for (int j = 0; j < dsh.rank; j++)
+			st->shape.d[j + 1] = dsh.d[j];
+		struct ir_tensor *dt = NULL;
+		char eb[512] = "";
+		struct ir_err de = { eb, sizeof(eb) };
+		struct ir_err *saved = c->e;
+		c->e = &de;
+		r = const_default(c, n->in[first_def + k], &dt);
+		c->e = saved;
+		if (r == -ENOMEM)
+			goto fail;
+		if (r) {
+			r = ir_fail(se, INFER_E_UNSUPPORTED,
+				    "feature '%s': the dense default is not a constant%s%s",
+				    st->key, eb[0] ? ": " : "", eb);
+			goto fail;
+		}
+		int64_t dn = ir_shape_elems(&dt->shape);
+		if (dt->dtype != st->dtype || (dn != 0 && dn != x->elems[k])) {
+			ir_tensor_unref(dt);
+			r = ir_fail(se, INFER_E_INVALID_MODEL,
+				    "feature '%s': the dense default does not match the dtype / "
+				    "dense shape", st->key);
+			goto fail;
+		}
+		if (dn == 0)
+			ir_tensor_unref(dt);
+		else
+			x->def[k] = dt;
+	}
+	/* the parser's dense outputs become graph inputs */
+	for (int k = 0; k < nd; k++) {
+		struct ir_sig_tensor *st = &x->in[k];
+		int id = ir_add_node(&c->im->g, IR_INPUT, st->tensor_name, n->op, NULL, 0, 1,
+				     NULL);
+		if (id < 0) {
+			r = id;
+			goto fail;
+		}
+		int v = c->im->g.nodes[id].out[0];
+		c->im->g.values[v].dtype = st->dtype;
+		c->im->g.values[v].shape = st->shape;
+		c->im->g.values[v].pinned = true;
+		st->value = v;
+		c->fed[c->n_fed] = (struct tref){ pe, (int)(3 * nsparse) + k };
+		c->fed_val[c->n_fed++] = v;
+	}
+	s->ex = x;
+	return 0;
+fail:
+	ir_example_spec_free(x);
+	return r;
+}
+
 /* Converts one signature. */
 static int convert_signature(struct tfctx *c, struct ir_signature *s)
 {
@@ -1554,8 +1817,9 @@ static int convert_signature(struct tfctx *c, struct ir_signature *s)
 	struct ir_err *saved = c->e;
 	int r = 0;
 	struct tref *outs = calloc((size_t)s->n_out + 1, sizeof(*outs));
-	c->fed = calloc((size_t)s->n_in + 1, sizeof(struct tref));
-	c->fed_val = calloc((size_t)s->n_in + 1, sizeof(int));
+	/* room for the signature inputs or the Example features (<= 64) */
+	c->fed = calloc((size_t)s->n_in + 65, sizeof(struct tref));
+	c->fed_val = calloc((size_t)s->n_in + 65, sizeof(int));
 	if (!outs || !c->fed || !c->fed_val) {
 		r = -ENOMEM;
 		goto out;
@@ -1572,9 +1836,22 @@ static int convert_signature(struct tfctx *c, struct ir_signature *s)
 			r = set_sig_error(s, eb);
 			goto out;
 		}
+		if (st->dtype == INFER_DT_STRING && s->n_in == 1) {
+			r = example_input(c, s, t, &se);
+			if (r == 0)
+				break;
+			if (r < 0) {
+				if (r != -ENOMEM)
+					r = set_sig_error(s, eb);
+				goto out;
+			}
+			r = 0;
+		}
 		if (st->dtype == INFER_DT_STRING || !infer_dtype_size(st->dtype)) {
-			ir_fail(&se, 0, "input '%s' has dtype %s, which is not supported",
-				st->key, infer_dtype_name(st->dtype));
+			ir_fail(&se, 0, "input '%s' has dtype %s, which is not supported%s",
+				st->key, infer_dtype_name(st->dtype),
+				st->dtype == INFER_DT_STRING ?
+				" (a string input must feed ParseExample)" : "");
 			r = set_sig_error(s, eb);
 			goto out;
 		}

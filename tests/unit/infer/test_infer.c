@@ -23,6 +23,7 @@
 
 #include "ccserve-config.h"
 #include "internal.h"
+#include "example.pb-c.h"
 
 static char tf1[4096], tf2[4096];
 
@@ -83,15 +84,27 @@ static void test_tf1_half_plus_two(void **state)
 	assert_int_equal(s->inputs[0].rank, 2);
 	assert_int_equal(s->inputs[0].dims[0], -1);
 	assert_int_equal(s->inputs[0].dims[1], 1);
-	/* string-input signatures are listed but unavailable */
+	assert_int_equal(s->n_features, 0);
+	assert_null(s->features);
+	/* tf.Example signatures: the string input feeds ParseExample, whose
+	 * dense features are listed */
 	s = infer_model_find_signature(m, "classify_x_to_y");
 	assert_non_null(s);
-	assert_false(s->available);
-	assert_non_null(strstr(s->error, "DT_STRING"));
+	assert_true(s->available);
+	assert_int_equal(s->inputs[0].dtype, INFER_DT_STRING);
+	assert_int_equal(s->n_features, 2);
+	assert_string_equal(s->features[0].name, "x");
+	assert_int_equal(s->features[0].dtype, INFER_DT_FLOAT);
+	assert_int_equal(s->features[0].rank, 1);
+	assert_int_equal(s->features[0].dims[0], 1);
+	assert_true(s->features[0].required);
+	assert_string_equal(s->features[1].name, "x2");
+	assert_false(s->features[1].required);
 	float x = 1;
 	struct infer_tensor t = { "inputs", INFER_DT_FLOAT, 1, { 1 }, &x, 4 };
 	r = infer_model_run(m, "classify_x_to_y", &t, 1, NULL, 0, err, sizeof(err));
-	assert_int_equal(r, INFER_E_UNAVAILABLE);
+	assert_int_equal(r, INFER_E_BAD_INPUT);
+	assert_non_null(strstr(err, "tf.Example"));
 	assert_null(infer_model_find_signature(m, "nope"));
 	size_t n = infer_model_signature_count(m);
 	assert_int_equal(n, 5);
@@ -147,9 +160,18 @@ static void test_bad_inputs(void **state)
 	t = (struct infer_tensor){ "x", INFER_DT_FLOAT, 2, { 1, 2 }, x, sizeof(x) };
 	assert_int_equal(infer_model_run(m, NULL, &t, 1, NULL, 0, err, sizeof(err)),
 			 INFER_E_BAD_INPUT); /* dim 1 must be 1 */
+	/* another rank than declared: TensorFlow feeds it as it is (TF Serving
+	 * answers {"instances": [1.0, 2.0, 5.0]} on x [-1, 1]) */
+	t = (struct infer_tensor){ "x", INFER_DT_FLOAT, 1, { 2 }, x, sizeof(x) };
+	float y2[2];
+	struct infer_tensor o2 = { "y", 0, 0, { 0 }, y2, sizeof(y2) };
+	assert_int_equal(infer_model_run(m, NULL, &t, 1, &o2, 1, err, sizeof(err)), 0);
+	assert_int_equal(o2.rank, 1);
+	assert_int_equal(o2.dims[0], 2);
+	assert_float_equal(y2[0], 2.5f, 1e-6);
+	assert_float_equal(y2[1], 3.0f, 1e-6);
 	t = (struct infer_tensor){ "x", INFER_DT_FLOAT, 3, { 2, 1, 1 }, x, sizeof(x) };
-	assert_int_equal(infer_model_run(m, NULL, &t, 1, NULL, 0, err, sizeof(err)),
-			 INFER_E_BAD_INPUT); /* rank */
+	assert_int_equal(infer_model_run(m, NULL, &t, 1, NULL, 0, err, sizeof(err)), 0);
 	t = (struct infer_tensor){ "x", INFER_DT_FLOAT, 2, { 2, 1 }, x, 4 };
 	assert_int_equal(infer_model_run(m, NULL, &t, 1, NULL, 0, err, sizeof(err)),
 			 INFER_E_BAD_INPUT); /* size */
@@ -178,6 +200,166 @@ static void test_bad_inputs(void **state)
 	assert_int_equal(o.dims[0], 0);
 	free(o.data);
 	assert_int_equal(infer_model_prepare(m, NULL, 8, err, sizeof(err)), 0);
+	infer_model_free(m);
+}
+
+/* ------------------------------------------------------------------------ */
+/* tf.Example                                                               */
+
+/* Serialises an Example with one feature: kind 'f' (float_list), 'i'
+ * (int64_list), 'b' (bytes_list) or 0 (no feature). */
+static uint8_t *make_example(const char *key, char kind, const double *v, size_t n,
+			     size_t *ret_len)
+{
+	Tensorflow__Example ex = TENSORFLOW__EXAMPLE__INIT;
+	Tensorflow__Features fs = TENSORFLOW__FEATURES__INIT;
+	Tensorflow__Features__FeatureEntry en = TENSORFLOW__FEATURES__FEATURE_ENTRY__INIT;
+	Tensorflow__Features__FeatureEntry *enp = &en;
+	Tensorflow__Feature f = TENSORFLOW__FEATURE__INIT;
+	Tensorflow__FloatList fl = TENSORFLOW__FLOAT_LIST__INIT;
+	Tensorflow__Int64List il = TENSORFLOW__INT64_LIST__INIT;
+	Tensorflow__BytesList bl = TENSORFLOW__BYTES_LIST__INIT;
+	float fv[8];
+	int64_t iv[8];
+	ProtobufCBinaryData bv[8];
+	for (size_t i = 0; i < n && i < 8; i++) {
+		fv[i] = (float)v[i];
+		iv[i] = (int64_t)v[i];
+		bv[i] = (ProtobufCBinaryData){ 3, (uint8_t *)"abc" };
+	}
+	if (kind) {
+		ex.features = &fs;
+		fs.n_feature = 1;
+		fs.feature = &enp;
+		en.key = (char *)key;
+		en.value = &f;
+	}
+	if (kind == 'f') {
+		f.kind_case = TENSORFLOW__FEATURE__KIND_FLOAT_LIST;
+		f.float_list = &fl;
+		fl.n_value = n;
+		fl.value = fv;
+	} else if (kind == 'i') {
+		f.kind_case = TENSORFLOW__FEATURE__KIND_INT64_LIST;
+		f.int64_list = &il;
+		il.n_value = n;
+		il.value = iv;
+	} else if (kind == 'b') {
+		f.kind_case = TENSORFLOW__FEATURE__KIND_BYTES_LIST;
+		f.bytes_list = &bl;
+		bl.n_value = n;
+		bl.value = bv;
+	}
+	size_t len = tensorflow__example__get_packed_size(&ex);
+	uint8_t *buf = malloc(len + 1);
+	assert_non_null(buf);
+	tensorflow__example__pack(&ex, buf);
+	*ret_len = len;
+	return buf;
+}
+
+static int run_ex(struct infer_model *m, const char *sig, const char *out,
+		  struct infer_bytes *ex, size_t n, const struct infer_bytes *ctx,
+		  float *y, char *err, size_t errlen)
+{
+	struct infer_tensor o = { out, 0, 0, { 0 }, NULL, 0 };
+	int r = infer_model_run_examples(m, sig, ex, n, ctx, &o, 1, err, errlen);
+	if (r)
+		return r;
+	assert_int_equal(o.dtype, INFER_DT_FLOAT);
+	assert_int_equal(o.rank, 2);
+	assert_int_equal(o.dims[0], (int64_t)n);
+	assert_int_equal(o.dims[1], 1);
+	memcpy(y, o.data, n * sizeof(float));
+	free(o.data);
+	return 0;
+}
+
+static void test_examples(void **state)
+{
+	(void)state;
+	struct infer_model *m;
+	char err[1024];
+	assert_int_equal(infer_model_load_path(tf1, NULL, err, sizeof(err), &m), 0);
+	double one = 1, two = 2, five = 5, pair[2] = { 1, 2 };
+	size_t l0, l1, lc, le;
+	uint8_t *e1 = make_example("x", 'f', &one, 1, &l0);
+	uint8_t *e2 = make_example("x", 'f', &two, 1, &l1);
+	uint8_t *enone = make_example(NULL, 0, NULL, 0, &le);
+	uint8_t *c5 = make_example("x", 'f', &five, 1, &lc);
+	struct infer_bytes ex[3] = { { e1, l0 }, { e2, l1 }, { enone, le } };
+	float y[3];
+	/* TF Serving: Regress examples [{x: 1.0}, {x: 2.0}] -> [2.5, 3.0] */
+	int r = run_ex(m, "regress_x_to_y", "outputs", ex, 2, NULL, y, err, sizeof(err));
+	if (r)
+		fail_msg("regress: %s", err);
+	assert_float_equal(y[0], 2.5f, 1e-6);
+	assert_float_equal(y[1], 3.0f, 1e-6);
+	assert_int_equal(run_ex(m, "regress_x_to_y2", "outputs", ex, 2, NULL, y, err,
+				sizeof(err)), 0);
+	assert_float_equal(y[0], 3.5f, 1e-6);
+	assert_float_equal(y[1], 4.0f, 1e-6);
+	assert_int_equal(run_ex(m, "classify_x_to_y", "scores", ex, 1, NULL, y, err,
+				sizeof(err)), 0);
+	assert_float_equal(y[0], 2.5f, 1e-6);
+	/* context: its features go to every Example, the Example's own win */
+	struct infer_bytes ctx = { c5, lc };
+	assert_int_equal(run_ex(m, "regress_x_to_y", "outputs", ex, 3, &ctx, y, err,
+				sizeof(err)), 0);
+	assert_float_equal(y[0], 2.5f, 1e-6);
+	assert_float_equal(y[1], 3.0f, 1e-6);
+	assert_float_equal(y[2], 4.5f, 1e-6);
+	/* required feature missing in example 2 */
+	assert_int_equal(run_ex(m, "regress_x_to_y", "outputs", ex, 3, NULL, y, err,
+				sizeof(err)), INFER_E_BAD_INPUT);
+	assert_non_null(strstr(err, "Feature: x (data type: float) is required"));
+	assert_non_null(strstr(err, "example 2"));
+	/* wrong kind, wrong count, bytes, garbage */
+	size_t lb;
+	uint8_t *bad = make_example("x", 'i', &one, 1, &lb);
+	struct infer_bytes b1[2] = { { e1, l0 }, { bad, lb } };
+	assert_int_equal(run_ex(m, "regress_x_to_y", "outputs", b1, 2, NULL, y, err,
+				sizeof(err)), INFER_E_BAD_INPUT);
+	assert_non_null(strstr(err, "Key: x, Index: 1.  Data types don't match"));
+	free(bad);
+	bad = make_example("x", 'f', pair, 2, &lb);
+	b1[1] = (struct infer_bytes){ bad, lb };
+	assert_int_equal(run_ex(m, "regress_x_to_y", "outputs", b1, 2, NULL, y, err,
+				sizeof(err)), INFER_E_BAD_INPUT);
+	assert_non_null(strstr(err, "Values size: 2 but output shape: [1]"));
+	free(bad);
+	bad = make_example("x", 'b', pair, 2, &lb);
+	b1[1] = (struct infer_bytes){ bad, lb };
+	assert_int_equal(run_ex(m, "regress_x_to_y", "outputs", b1, 2, NULL, y, err,
+				sizeof(err)), INFER_E_BAD_INPUT);
+	assert_non_null(strstr(err, "bytes_list"));
+	free(bad);
+	static const uint8_t junk[] = { 0x0a, 0x05, 0x0a, 0x03 };
+	b1[1] = (struct infer_bytes){ junk, sizeof(junk) };
+	assert_int_equal(run_ex(m, "regress_x_to_y", "outputs", b1, 2, NULL, y, err,
+				sizeof(err)), INFER_E_BAD_INPUT);
+	assert_non_null(strstr(err, "example input 1"));
+	struct infer_bytes badctx = { junk, sizeof(junk) };
+	assert_int_equal(run_ex(m, "regress_x_to_y", "outputs", ex, 1, &badctx, y, err,
+				sizeof(err)), INFER_E_BAD_INPUT);
+	/* no examples; too many; a tensor signature; unknown names */
+	assert_int_equal(run_ex(m, "regress_x_to_y", "outputs", ex, 0, NULL, y, err,
+				sizeof(err)), INFER_E_BAD_INPUT);
+	assert_int_equal(infer_model_run_examples(m, "regress_x_to_y", ex, 5000, NULL, NULL, 0,
+						  err, sizeof(err)), INFER_E_LIMIT);
+	assert_int_equal(run_ex(m, NULL, "y", ex, 1, NULL, y, err, sizeof(err)),
+			 INFER_E_BAD_INPUT);
+	assert_non_null(strstr(err, "does not take serialized tf.Example"));
+	assert_int_equal(run_ex(m, "regress_x_to_y", "nope", ex, 1, NULL, y, err, sizeof(err)),
+			 INFER_E_NOT_FOUND);
+	assert_int_equal(run_ex(m, "nope", "y", ex, 1, NULL, y, err, sizeof(err)),
+			 INFER_E_NOT_FOUND);
+	/* warm-up of an Example signature works on its features */
+	assert_int_equal(infer_model_prepare(m, "classify_x_to_y", 4, err, sizeof(err)), 0);
+	free(e1);
+	free(e2);
+	free(enone);
+	free(c5);
 	infer_model_free(m);
 }
 
@@ -345,6 +527,7 @@ int main(void)
 		cmocka_unit_test(test_tf1_half_plus_two),
 		cmocka_unit_test(test_tf2_half_plus_two),
 		cmocka_unit_test(test_bad_inputs),
+		cmocka_unit_test(test_examples),
 		cmocka_unit_test(test_concurrent_runs),
 		cmocka_unit_test(test_callback_and_bad_models),
 		cmocka_unit_test(test_npy),
