@@ -230,6 +230,32 @@ int serve_rest_parse_predict_cb(const char *body, size_t len, serve_spec_resolve
  */
 int serve_rest_render_predict(const struct serve_tensor_list *outputs, enum serve_rest_format fmt,
 			      char **ret, size_t *ret_len, struct serve_status *st);
+
+/* A :classify / :regress body as TF Serving's FillClassificationRequestFromJson
+ * reads it: {"signature_name": "...", "context": {features},
+ * "examples": [{features}, ...]} where each feature is a value or a list of
+ * values of one kind: JSON integers and booleans -> int64_list, other
+ * numbers -> float_list, strings and {"b64": "..."} -> bytes_list. */
+struct serve_rest_examples {
+	char *signature_name;          /* owned; NULL when absent */
+	struct serve_bytes *examples;  /* n serialized tf.Example (owned) */
+	size_t n;                      /* >= 1 on success */
+	struct serve_bytes context;    /* serialized; owned */
+	bool has_context;
+};
+void serve_rest_examples_clear(struct serve_rest_examples *r);
+/* Parse body (len bytes, capped by lim->max_total_bytes; lim NULL =
+ * defaults) into *ret.  Errors: -EINVAL with st INVALID_ARGUMENT and TF
+ * Serving's message; -ENOMEM (st RESOURCE_EXHAUSTED). */
+int serve_rest_parse_examples(const char *body, size_t len, const struct serve_limits *lim,
+			      struct serve_rest_examples *ret, struct serve_status *st);
+/* {"results": [...]}: regress (classify false) -> one number per example
+ * (per must be 1); classify -> per example a list of per ["label", score]
+ * pairs with empty labels (v holds n * per scores).  *ret malloc'ed.
+ * Errors: -ENOMEM, -EOVERFLOW. */
+int serve_rest_render_results(const float *v, size_t n, size_t per, bool classify, char **ret,
+			      size_t *ret_len);
+
 /* {"error": "msg"} with JSON escaping; *ret malloc'ed. */
 int serve_rest_render_error(const struct serve_status *st, char **ret, size_t *ret_len);
 
@@ -537,6 +563,9 @@ struct serve_signature {
 	const struct serve_tensor_info *outputs;
 	bool available;
 	const char *error;
+	/* The one input is serialized tf.Example the engine parses itself
+	 * (Classify / Regress / MultiInference run through run_examples). */
+	bool takes_examples;
 };
 
 /* A file-reading callback for models inside volumes: read path (absolute
@@ -559,6 +588,15 @@ struct serve_engine {
 	int (*run)(void *ud, void *model, const char *sig, const struct serve_tensor *inputs,
 		   size_t n_inputs, const char *const *outputs, size_t n_outputs,
 		   struct serve_tensor_list *ret, struct serve_status *st);
+	/* Run a signature with takes_examples on n serialized tf.Examples
+	 * (borrowed; context NULL or an Example whose features each Example
+	 * inherits); outputs as run().  NULL when the engine cannot parse
+	 * Examples. */
+	int (*run_examples)(void *ud, void *model, const char *sig,
+			    const struct serve_bytes *examples, size_t n,
+			    const struct serve_bytes *context, const char *const *outputs,
+			    size_t n_outputs, struct serve_tensor_list *ret,
+			    struct serve_status *st);
 };
 
 /* ------------------------------------------------------------------------ */

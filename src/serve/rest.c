@@ -2,11 +2,14 @@
 /*
  * TF Serving's REST JSON: predict request bodies in row ("instances") and
  * columnar ("inputs") formats into tensors, and outputs back into
- * {"predictions": ...} / {"outputs": ...}.  JSON numbers are typed by the
+ * {"predictions": ...} / {"outputs": ...}; classify / regress bodies
+ * ({"context", "examples"}) into serialized tf.Examples and results back
+ * into {"results": ...}.  JSON numbers are typed by the
  * signature's dtype, {"b64": "..."} carries binary strings.  Parsing goes
  * through json-c with a depth cap; every size is bounded.
  */
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 
 #include <json-c/json.h>
@@ -461,20 +464,11 @@ int serve_rest_parse_predict(const char *body, size_t len, const struct serve_in
 	return serve_rest_parse_predict_cb(body, len, fixed_resolve, &f, lim, ret, st);
 }
 
-int serve_rest_parse_predict_cb(const char *body, size_t len, serve_spec_resolve_fn resolve,
-				void *ud, const struct serve_limits *lim,
-				struct serve_rest_request *ret, struct serve_status *st)
+/* Parses a whole request body (strict JSON, depth-capped, nothing after
+ * the root value) into *ret. */
+static int parse_doc(const char *body, size_t len, const struct serve_limits *lim,
+		     json_object **ret, struct serve_status *st)
 {
-	const struct serve_input_spec *specs = NULL;
-	size_t nspecs = 0;
-	struct serve_limits dl;
-	if (!lim) {
-		serve_limits_default(&dl);
-		lim = &dl;
-	}
-	struct serve_rest_request r = { 0 };
-	size_t total = 0;
-	int rc;
 	if (len == 0)
 		return serve_status_set(st, SERVE_INVALID_ARGUMENT,
 					"JSON Parse error: The document is empty"), -EINVAL;
@@ -507,6 +501,27 @@ int serve_rest_parse_predict_cb(const char *body, size_t len, serve_spec_resolve
 						"followed by other values at offset: %zu", i),
 			       -EINVAL;
 		}
+	*ret = doc;
+	return 0;
+}
+
+int serve_rest_parse_predict_cb(const char *body, size_t len, serve_spec_resolve_fn resolve,
+				void *ud, const struct serve_limits *lim,
+				struct serve_rest_request *ret, struct serve_status *st)
+{
+	const struct serve_input_spec *specs = NULL;
+	size_t nspecs = 0;
+	struct serve_limits dl;
+	if (!lim) {
+		serve_limits_default(&dl);
+		lim = &dl;
+	}
+	struct serve_rest_request r = { 0 };
+	size_t total = 0;
+	int rc;
+	json_object *doc;
+	if ((rc = parse_doc(body, len, lim, &doc, st)) < 0)
+		return rc;
 	char sb[128];
 	if (!json_object_is_type(doc, json_type_object)) {
 		rc = serve_status_set(st, SERVE_INVALID_ARGUMENT, "JSON Value: %s Is not object",
@@ -868,6 +883,333 @@ int serve_rest_render_error(const struct serve_status *st, char **ret, size_t *r
 		rc = put_json_string(&b, (const uint8_t *)st->msg, strlen(st->msg));
 	if (rc == 0)
 		rc = cc_buf_puts(&b, " }");
+	if (rc < 0) {
+		cc_buf_free(&b);
+		return rc;
+	}
+	*ret = (char *)cc_buf_steal(&b, ret_len);
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Classify / Regress: {"signature_name", "context", "examples"}            */
+
+void serve_rest_examples_clear(struct serve_rest_examples *r)
+{
+	if (!r)
+		return;
+	free(r->signature_name);
+	for (size_t i = 0; i < r->n; i++)
+		free(r->examples[i].data);
+	free(r->examples);
+	free(r->context.data);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Protocol buffer wire format, written directly: a tf.Example is a few
+ * nested length-delimited fields. */
+static int pb_varint(struct cc_buf *b, uint64_t v)
+{
+	uint8_t t[10];
+	size_t n = 0;
+	do {
+		t[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v);
+	return cc_buf_append(b, t, n);
+}
+
+static int pb_bytes(struct cc_buf *b, unsigned field, const void *p, size_t n)
+{
+	int rc = pb_varint(b, (uint64_t)field << 3 | 2);
+	if (rc == 0)
+		rc = pb_varint(b, n);
+	if (rc == 0 && n)
+		rc = cc_buf_append(b, p, n);
+	return rc;
+}
+
+enum fkind { FK_NONE = 0, FK_BYTES = 1, FK_FLOAT = 2, FK_INT64 = 3 };
+
+static const char *fkind_name(enum fkind k)
+{
+	return k == FK_BYTES ? "bytes" : k == FK_FLOAT ? "float" : k == FK_INT64 ? "int64" : "UNKNOWN";
+}
+
+/* One JSON value of feature name into the list being built (kind fixed by
+ * the first value, as TF Serving's AddValueToFeature). */
+static int feature_value(json_object *v, const char *name, enum fkind *kind, struct cc_buf *list,
+			 struct serve_status *st)
+{
+	enum fkind want;
+	uint8_t *bytes = NULL;
+	size_t blen = 0;
+	int rc;
+	switch (json_object_get_type(v)) {
+	case json_type_boolean: want = FK_INT64; break;
+	case json_type_int: want = FK_INT64; break;
+	case json_type_double: want = FK_FLOAT; break;
+	case json_type_string: want = FK_BYTES; break;
+	case json_type_object:
+		if (!is_b64_obj(v))
+			return serve_status_set(st, SERVE_INVALID_ARGUMENT,
+						"Feature: %s has element with unexpected JSON type: %s",
+						name, jtype(v)), -EINVAL;
+		want = FK_BYTES;
+		break;
+	default:
+		return serve_status_set(st, SERVE_INVALID_ARGUMENT,
+					"Feature: %s has element with unexpected JSON type: %s", name,
+					jtype(v)), -EINVAL;
+	}
+	if (*kind != FK_NONE && *kind != want)
+		return serve_status_set(st, SERVE_INVALID_ARGUMENT,
+					"Unexpected element type in feature: %s expecting type: %s", name,
+					fkind_name(*kind)), -EINVAL;
+	*kind = want;
+	switch (json_object_get_type(v)) {
+	case json_type_boolean:
+		return pb_varint(list, json_object_get_boolean(v) ? 1 : 0);
+	case json_type_int: {
+		errno = 0;
+		int64_t x = json_object_get_int64(v);
+		if (x == INT64_MAX && errno == ERANGE)
+			return serve_status_set(st, SERVE_INVALID_ARGUMENT,
+						"Feature: %s has uint64 element. Only int64 is supported.",
+						name), -EINVAL;
+		return pb_varint(list, (uint64_t)x);
+	}
+	case json_type_double: {
+		double d = json_object_get_double(v);
+		if (isfinite(d) && (d > FLT_MAX || d < -FLT_MAX)) {
+			char sb[128];
+			return serve_status_set(st, SERVE_INVALID_ARGUMENT,
+						"Cannot store JSON value: %s as float without loss of "
+						"precision", jshort(v, sb, sizeof(sb))), -EINVAL;
+		}
+		float f = (float)d;
+		uint8_t le[4];
+		uint32_t u;
+		memcpy(&u, &f, 4);
+		for (int i = 0; i < 4; i++)
+			le[i] = (uint8_t)(u >> (8 * i));
+		return cc_buf_append(list, le, 4);
+	}
+	case json_type_string:
+		return pb_bytes(list, 1, json_object_get_string(v),
+				(size_t)json_object_get_string_len(v));
+	default: {
+		json_object *bv;
+		json_object_object_get_ex(v, "b64", &bv);
+		if (!json_object_is_type(bv, json_type_string))
+			return serve_status_set(st, SERVE_INVALID_ARGUMENT, "Unable to base64 decode"),
+			       -EINVAL;
+		const char *s = json_object_get_string(bv);
+		size_t sl = (size_t)json_object_get_string_len(bv);
+		rc = cc_base64_decode_alloc(s, sl, CC_B64_STD, &bytes, &blen);
+		if (rc < 0 && rc != -ENOMEM)
+			rc = cc_base64_decode_alloc(s, sl, CC_B64_URL, &bytes, &blen);
+		if (rc == -ENOMEM)
+			return rc;
+		if (rc < 0)
+			return serve_status_set(st, SERVE_INVALID_ARGUMENT, "Unable to base64 decode"),
+			       -EINVAL;
+		rc = pb_bytes(list, 1, bytes, blen);
+		free(bytes);
+		return rc;
+	}
+	}
+}
+
+/* A JSON object of features -> serialized tf.Example (TF Serving's
+ * MakeExampleFromJsonObject). */
+static int example_from_json(json_object *obj, size_t max, struct serve_bytes *ret,
+			     struct serve_status *st)
+{
+	if (!json_object_is_type(obj, json_type_object))
+		return serve_status_set(st, SERVE_INVALID_ARGUMENT,
+					"Example must be JSON object but got JSON %s", jtype(obj)),
+		       -EINVAL;
+	struct cc_buf features, list, feature, entry, ex;
+	cc_buf_init(&features, max, false);
+	cc_buf_init(&list, max, false);
+	cc_buf_init(&feature, max, false);
+	cc_buf_init(&entry, max, false);
+	cc_buf_init(&ex, max, false);
+	int rc = 0;
+	json_object_object_foreach(obj, key, val) {
+		enum fkind kind = FK_NONE;
+		cc_buf_reset(&list);
+		cc_buf_reset(&feature);
+		cc_buf_reset(&entry);
+		if (json_object_is_type(val, json_type_array)) {
+			size_t n = json_object_array_length(val);
+			for (size_t i = 0; i < n && rc == 0; i++)
+				rc = feature_value(json_object_array_get_idx(val, i), key, &kind, &list,
+						   st);
+		} else {
+			rc = feature_value(val, key, &kind, &list, st);
+		}
+		if (rc < 0)
+			break;
+		/* float and int64 lists are packed (field 1); bytes values are
+		 * already field-1 records */
+		if (kind == FK_BYTES)
+			rc = pb_bytes(&feature, FK_BYTES, list.data, list.len);
+		else if (kind != FK_NONE) {
+			struct cc_buf packed;
+			cc_buf_init(&packed, max, false);
+			rc = pb_bytes(&packed, 1, list.data, list.len);
+			if (rc == 0)
+				rc = pb_bytes(&feature, kind, packed.data, packed.len);
+			cc_buf_free(&packed);
+		}
+		if (rc == 0)
+			rc = pb_bytes(&entry, 1, key, strlen(key));
+		if (rc == 0)
+			rc = pb_bytes(&entry, 2, feature.data, feature.len);
+		if (rc == 0)
+			rc = pb_bytes(&features, 1, entry.data, entry.len);
+		if (rc < 0)
+			break;
+	}
+	if (rc == 0)
+		rc = pb_bytes(&ex, 1, features.data, features.len);
+	cc_buf_free(&features);
+	cc_buf_free(&list);
+	cc_buf_free(&feature);
+	cc_buf_free(&entry);
+	if (rc < 0) {
+		cc_buf_free(&ex);
+		if (rc == -EINVAL && st->code)
+			return rc;
+		if (rc == -ENOMEM)
+			return rc;
+		return serve_status_set(st, SERVE_INVALID_ARGUMENT, "request too large"), -EINVAL;
+	}
+	size_t len;
+	uint8_t *data = cc_buf_steal(&ex, &len);
+	if (!data && len)
+		return -ENOMEM;
+	ret->data = data;
+	ret->len = len;
+	return 0;
+}
+
+int serve_rest_parse_examples(const char *body, size_t len, const struct serve_limits *lim,
+			      struct serve_rest_examples *ret, struct serve_status *st)
+{
+	struct serve_limits dl;
+	if (!lim) {
+		serve_limits_default(&dl);
+		lim = &dl;
+	}
+	memset(ret, 0, sizeof(*ret));
+	json_object *doc;
+	int rc = parse_doc(body, len, lim, &doc, st);
+	if (rc < 0)
+		return rc;
+	struct serve_rest_examples r = { 0 };
+	char sb[128];
+	json_object *sig, *ctx, *exs;
+	if (!json_object_is_type(doc, json_type_object)) {
+		rc = serve_status_set(st, SERVE_INVALID_ARGUMENT, "JSON Value: %s Is not object",
+				      jshort(doc, sb, sizeof(sb)));
+		goto bad;
+	}
+	if (json_object_object_get_ex(doc, "signature_name", &sig)) {
+		if (!json_object_is_type(sig, json_type_string)) {
+			rc = serve_status_set(st, SERVE_INVALID_ARGUMENT,
+					      "JSON Value: %s not formatted correctly. 'signature_name' "
+					      "key must be a string value.", jshort(doc, sb, sizeof(sb)));
+			goto bad;
+		}
+		if (!(r.signature_name = strdup(json_object_get_string(sig)))) {
+			rc = -ENOMEM;
+			goto bad;
+		}
+	}
+	/* the serialized Examples are smaller than their JSON: the body cap
+	 * bounds each one */
+	size_t max = len + 64;
+	if (json_object_object_get_ex(doc, "context", &ctx)) {
+		if ((rc = example_from_json(ctx, max, &r.context, st)) < 0)
+			goto bad;
+		r.has_context = true;
+	}
+	if (!json_object_object_get_ex(doc, "examples", &exs)) {
+		rc = serve_status_set(st, SERVE_INVALID_ARGUMENT,
+				      "JSON Value: %s When method is classify, key 'examples' is "
+				      "expected and was not found", jshort(doc, sb, sizeof(sb)));
+		goto bad;
+	}
+	if (!json_object_is_type(exs, json_type_array)) {
+		rc = serve_status_set(st, SERVE_INVALID_ARGUMENT,
+				      "JSON Value: %s Expecting 'examples' value to be an list/array",
+				      jshort(doc, sb, sizeof(sb)));
+		goto bad;
+	}
+	size_t n = json_object_array_length(exs);
+	if (n == 0) {
+		rc = serve_status_set(st, SERVE_INVALID_ARGUMENT,
+				      "JSON Value: %s 'examples' value is an empty array",
+				      jshort(doc, sb, sizeof(sb)));
+		goto bad;
+	}
+	if (!(r.examples = calloc(n, sizeof(*r.examples)))) {
+		rc = -ENOMEM;
+		goto bad;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = example_from_json(json_object_array_get_idx(exs, i), max, &r.examples[i],
+					    st)) < 0)
+			goto bad;
+		r.n++;
+	}
+	json_object_put(doc);
+	*ret = r;
+	return 0;
+bad:
+	json_object_put(doc);
+	serve_rest_examples_clear(&r);
+	if (rc == -ENOMEM) {
+		serve_status_set(st, SERVE_RESOURCE_EXHAUSTED, "out of memory");
+		return -ENOMEM;
+	}
+	return -EINVAL;
+}
+
+int serve_rest_render_results(const float *v, size_t n, size_t per, bool classify, char **ret,
+			      size_t *ret_len)
+{
+	struct cc_buf b;
+	size_t cap = 64;
+	size_t total;
+	if (!cc_mul_ok(n, per, &total) || !cc_mul_ok(total, 48, &cap))
+		return -EOVERFLOW;
+	cc_buf_init(&b, cap + 64, false);
+	int rc = cc_buf_puts(&b, "{\"results\": [");
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = cc_buf_puts(&b, i ? ", " : "");
+		if (!classify) {
+			if (rc == 0)
+				rc = put_double(&b, v[i], true);
+			continue;
+		}
+		if (rc == 0)
+			rc = cc_buf_putc(&b, '[');
+		for (size_t c = 0; c < per && rc == 0; c++) {
+			rc = cc_buf_puts(&b, c ? ", [\"\", " : "[\"\", ");
+			if (rc == 0)
+				rc = put_double(&b, v[i * per + c], true);
+			if (rc == 0)
+				rc = cc_buf_putc(&b, ']');
+		}
+		if (rc == 0)
+			rc = cc_buf_putc(&b, ']');
+	}
+	if (rc == 0)
+		rc = cc_buf_puts(&b, "]}");
 	if (rc < 0) {
 		cc_buf_free(&b);
 		return rc;

@@ -24,6 +24,7 @@
 #include "classification.pb-c.h"
 #include "regression.pb-c.h"
 #include "inference.pb-c.h"
+#include "example.pb-c.h"
 #include "model_management.pb-c.h"
 #include "predict.pb-c.h"
 #include "google/protobuf/any.pb-c.h"
@@ -912,33 +913,418 @@ static void grpc_health(struct rctx *c, const uint8_t *body, size_t len)
 	finish_pb(c, &resp.base);
 }
 
-/* Classify / Regress / MultiInference: signatures over serialized
- * tf.Example; the engine runs no ParseExample, so these answer
- * UNIMPLEMENTED after the same model and signature checks TF Serving
- * makes. */
-static void example_api(struct rctx *c, const struct serve_model_request *mr, const char *signame,
-			const char *want_method, const char *api)
+/* ------------------------------------------------------------------------ */
+/* Classify / Regress / MultiInference                                      */
+
+/* Serialized Examples of a request (owned). */
+struct ex_batch {
+	struct serve_bytes *ex;
+	size_t n;
+	struct serve_bytes ctx;
+	bool has_ctx;
+};
+
+static void ex_batch_clear(struct ex_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		free(b->ex[i].data);
+	free(b->ex);
+	free(b->ctx.data);
+	memset(b, 0, sizeof(*b));
+}
+
+static int pack_example(const Tensorflow__Example *e, struct serve_bytes *ret)
+{
+	static const Tensorflow__Example empty = TENSORFLOW__EXAMPLE__INIT;
+	if (!e)
+		e = &empty;
+	size_t n = tensorflow__example__get_packed_size(e);
+	ret->data = malloc(n ? n : 1);
+	if (!ret->data)
+		return -ENOMEM;
+	ret->len = tensorflow__example__pack(e, ret->data);
+	return 0;
+}
+
+/* TF Serving's InputToSerializedExampleTensor: example_list or
+ * example_list_with_context (the context's features go to every Example). */
+static int ex_batch_from_input(const Tensorflow__Serving__Input *in, struct ex_batch *b,
+			       struct serve_status *st)
+{
+	Tensorflow__Example **exs = NULL;
+	size_t n = 0;
+	const Tensorflow__Example *ctx = NULL;
+	memset(b, 0, sizeof(*b));
+	if (in && in->kind_case == TENSORFLOW__SERVING__INPUT__KIND_EXAMPLE_LIST &&
+	    in->example_list) {
+		exs = in->example_list->examples;
+		n = in->example_list->n_examples;
+	} else if (in && in->kind_case == TENSORFLOW__SERVING__INPUT__KIND_EXAMPLE_LIST_WITH_CONTEXT &&
+		   in->example_list_with_context) {
+		exs = in->example_list_with_context->examples;
+		n = in->example_list_with_context->n_examples;
+		ctx = in->example_list_with_context->context;
+		b->has_ctx = true;
+	}
+	if (n == 0)
+		return serve_status_set(st, SERVE_INVALID_ARGUMENT, "Input is empty."), -EINVAL;
+	b->ex = calloc(n, sizeof(*b->ex));
+	if (!b->ex)
+		goto oom;
+	for (size_t i = 0; i < n; i++, b->n++)
+		if (pack_example(exs[i], &b->ex[i]) < 0)
+			goto oom;
+	if (b->has_ctx && pack_example(ctx, &b->ctx) < 0)
+		goto oom;
+	return 0;
+oom:
+	ex_batch_clear(b);
+	return serve_status_set(st, SERVE_RESOURCE_EXHAUSTED, "out of memory"), -ENOMEM;
+}
+
+struct ex_task {
+	const struct serve_signature *sig;
+	bool classify;
+	const char *out; /* the output asked: "scores" or "outputs" */
+};
+
+static const struct serve_tensor_info *sig_output(const struct serve_signature *s,
+						  const char *name)
+{
+	for (size_t i = 0; i < s->n_outputs; i++)
+		if (!strcmp(s->outputs[i].name, name))
+			return &s->outputs[i];
+	return NULL;
+}
+
+/* TF Serving's GetClassificationSignatureDef / PreProcessClassification
+ * (and the regression twins), then what this engine can run. */
+static int ex_task_check(struct rctx *c, const char *signame, bool classify, bool multi,
+			 struct ex_task *t, struct serve_status *st)
+{
+	const char *nm = signame && signame[0] ? signame : "serving_default";
+	const char *api = classify ? "classification" : "regression";
+	const char *want = classify ? "tensorflow/serving/classify" : "tensorflow/serving/regress";
+	const struct serve_signature *s = find_sig(c, signame);
+	t->sig = s;
+	t->classify = classify;
+	if (!s)
+		return serve_status_set(st, SERVE_INVALID_ARGUMENT,
+					multi ? "Requested signature not found in model graph: %s"
+					      : "No signature was found with the name: %s", nm), -EINVAL;
+	if (strcmp(s->method_name, want))
+		return serve_status_set(st, SERVE_INVALID_ARGUMENT,
+					"Expected %s signature method_name to be %s. Was: %s", api, want,
+					s->method_name), -EINVAL;
+	if (s->n_inputs != 1)
+		return serve_status_set(st, SERVE_INVALID_ARGUMENT, "Expected one input Tensor."),
+		       -EINVAL;
+	if (classify && s->n_outputs != 1 && s->n_outputs != 2)
+		return serve_status_set(st, SERVE_INVALID_ARGUMENT,
+					"Expected one or two output Tensors, found %zu", s->n_outputs),
+		       -EINVAL;
+	if (!classify && s->n_outputs != 1)
+		return serve_status_set(st, SERVE_INVALID_ARGUMENT, "Expected one output Tensor."),
+		       -EINVAL;
+	if (strcmp(s->inputs[0].name, "inputs"))
+		return serve_status_set(st, SERVE_FAILED_PRECONDITION,
+					"No %s inputs found in SignatureDef: %s (its input is \"%s\")",
+					api, s->name, s->inputs[0].name), -EINVAL;
+	const struct serve_tensor_info *classes = NULL, *out;
+	if (classify) {
+		classes = sig_output(s, "classes");
+		out = sig_output(s, "scores");
+		if (!classes && !out)
+			return serve_status_set(st, SERVE_FAILED_PRECONDITION,
+						"Expected classification signature outputs to contain at "
+						"least one of \"classes\" or \"scores\". Signature was: %s",
+						s->name), -EINVAL;
+		t->out = "scores";
+	} else {
+		out = sig_output(s, "outputs");
+		if (!out)
+			return serve_status_set(st, SERVE_FAILED_PRECONDITION,
+						"No regression outputs found in SignatureDef: %s", s->name),
+			       -EINVAL;
+		t->out = "outputs";
+	}
+	return 0;
+}
+
+/* What TF Serving would run but this engine cannot: UNIMPLEMENTED. */
+static int ex_task_runnable(struct rctx *c, const struct ex_task *t, struct serve_status *st)
+{
+	const struct serve_signature *s = t->sig;
+	const char *api = t->classify ? "classification" : "regression";
+	const struct serve_tensor_info *classes = t->classify ? sig_output(s, "classes") : NULL;
+	if (classes && classes->dtype == SERVE_DT_STRING)
+		return serve_status_set(st, SERVE_UNIMPLEMENTED,
+					"%s: signature \"%s\" has a \"classes\" output of DT_STRING "
+					"labels, which the inference engine cannot compute (it computes "
+					"no strings); only \"scores\" can be served", api, s->name),
+		       -ENOTSUP;
+	if (classes)
+		return serve_status_set(st, SERVE_INVALID_ARGUMENT,
+					"Expected classes Tensor of DT_STRING. Got: %s",
+					serve_dtype_name(classes->dtype)), -EINVAL;
+	if (!s->available)
+		return serve_status_set(st, SERVE_UNIMPLEMENTED, "signature \"%s\" cannot run: %s",
+					s->name, s->error ? s->error : "not supported by the engine"),
+		       -ENOTSUP;
+	const struct serve_servable *sv = c->ref.servable;
+	if (!s->takes_examples || !sv->engine->run_examples)
+		return serve_status_set(st, SERVE_UNIMPLEMENTED,
+					"%s: signature \"%s\" input \"%s\" is %s, not serialized "
+					"tf.Example parsed by the model (ParseExample); only such "
+					"signatures can %s: use Predict with tensor inputs", api, s->name,
+					s->inputs[0].name, serve_dtype_name(s->inputs[0].dtype),
+					t->classify ? "classify" : "regress"), -ENOTSUP;
+	if (s->inputs[0].dtype != SERVE_DT_STRING)
+		return serve_status_set(st, SERVE_INVALID_ARGUMENT,
+					"signature \"%s\" input must be DT_STRING", s->name), -EINVAL;
+	return 0;
+}
+
+static void shape_debug(const struct serve_tensor *t, char *buf, size_t n)
+{
+	size_t off = 0;
+	int w = snprintf(buf, n, "[");
+	off = w > 0 ? (size_t)w : 0;
+	for (int d = 0; d < t->ndims && off < n; d++) {
+		w = snprintf(buf + off, n - off, "%s%" PRId64, d ? "," : "", t->dims[d]);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+	if (off < n)
+		snprintf(buf + off, n - off, "]");
+}
+
+/* A task's result: n examples x per floats. */
+struct ex_result {
+	bool classify;
+	size_t n, per;
+	float *v;
+	Tensorflow__Serving__ClassificationResult cr;
+	Tensorflow__Serving__RegressionResult rr;
+	Tensorflow__Serving__Classifications *cls, **clsp;
+	Tensorflow__Serving__Class *cl, **clp;
+	Tensorflow__Serving__Regression *r, **rp;
+};
+
+static void ex_result_free(struct ex_result *x)
+{
+	free(x->v);
+	free(x->cls);
+	free(x->clsp);
+	free(x->cl);
+	free(x->clp);
+	free(x->r);
+	free(x->rp);
+	memset(x, 0, sizeof(*x));
+}
+
+/* Runs task t on the batch; TF Serving's PostProcess*Result checks. */
+static int ex_task_run(struct rctx *c, const struct ex_task *t, const struct ex_batch *b,
+		       struct ex_result *res, struct serve_status *st)
+{
+	const struct serve_servable *sv = c->ref.servable;
+	const struct serve_engine *e = sv->engine;
+	struct serve_tensor_list outs = { 0 };
+	const char *const names[1] = { t->out };
+	memset(res, 0, sizeof(*res));
+	res->classify = t->classify;
+	int rc = e->run_examples(e->ud, sv->model, t->sig->name, b->ex, b->n,
+				 b->has_ctx ? &b->ctx : NULL, names, 1, &outs, st);
+	if (rc < 0) {
+		if (!st->code)
+			serve_status_set(st, SERVE_INTERNAL, "inference failed");
+		return rc;
+	}
+	char sh[128];
+	rc = -EINVAL;
+	const struct serve_tensor *o = outs.n == 1 ? &outs.t[0] : NULL;
+	if (!o) {
+		serve_status_set(st, SERVE_INTERNAL, "the engine returned no output");
+		goto out;
+	}
+	shape_debug(o, sh, sizeof(sh));
+	if (t->classify) {
+		if (o->ndims != 2) {
+			serve_status_set(st, SERVE_INVALID_ARGUMENT,
+					 "Expected Tensor shape: [batch_size num_classes] but got %s", sh);
+			goto out;
+		}
+		if (o->dtype != SERVE_DT_FLOAT) {
+			serve_status_set(st, SERVE_INVALID_ARGUMENT,
+					 "Expected scores Tensor of DT_FLOAT. Got: %s",
+					 serve_dtype_name(o->dtype));
+			goto out;
+		}
+		if (o->dims[0] != (int64_t)b->n) {
+			serve_status_set(st, SERVE_INVALID_ARGUMENT,
+					 "Expected scores output batch size of %zu. Got: %" PRId64, b->n,
+					 o->dims[0]);
+			goto out;
+		}
+		res->per = (size_t)o->dims[1];
+	} else {
+		if (!(o->ndims == 1 || (o->ndims == 2 && o->dims[1] == 1))) {
+			serve_status_set(st, SERVE_INVALID_ARGUMENT,
+					 "Expected output Tensor shape to be either [batch_size] or "
+					 "[batch_size, 1] but got %s", sh);
+			goto out;
+		}
+		if (o->dims[0] != (int64_t)b->n) {
+			serve_status_set(st, SERVE_INVALID_ARGUMENT,
+					 "Input batch size did not match output batch size: %zu vs. %"
+					 PRId64, b->n, o->dims[0]);
+			goto out;
+		}
+		if (o->dtype != SERVE_DT_FLOAT) {
+			serve_status_set(st, SERVE_INVALID_ARGUMENT,
+					 "Expected output Tensor of DT_FLOAT.  Got: %s",
+					 serve_dtype_name(o->dtype));
+			goto out;
+		}
+		res->per = 1;
+	}
+	res->n = b->n;
+	size_t total;
+	if (!cc_mul_ok(res->n, res->per, &total) || total > (SIZE_MAX / 64) ||
+	    o->nbytes != total * sizeof(float)) {
+		serve_status_set(st, SERVE_INTERNAL, "inconsistent output size");
+		goto out;
+	}
+	/* adopt the engine's buffer */
+	res->v = o->data;
+	outs.t[0].data = NULL;
+	rc = 0;
+out:
+	serve_tensor_list_clear(&outs);
+	return rc;
+}
+
+/* Protobuf views of res (arrays owned by res). */
+static int ex_result_pb(struct ex_result *x)
+{
+	size_t total = x->n * x->per;
+	if (x->classify) {
+		tensorflow__serving__classification_result__init(&x->cr);
+		x->cls = calloc(x->n ? x->n : 1, sizeof(*x->cls));
+		x->clsp = calloc(x->n ? x->n : 1, sizeof(*x->clsp));
+		x->cl = calloc(total ? total : 1, sizeof(*x->cl));
+		x->clp = calloc(total ? total : 1, sizeof(*x->clp));
+		if (!x->cls || !x->clsp || !x->cl || !x->clp)
+			return -ENOMEM;
+		for (size_t i = 0; i < x->n; i++) {
+			tensorflow__serving__classifications__init(&x->cls[i]);
+			x->clsp[i] = &x->cls[i];
+			x->cls[i].n_classes = x->per;
+			x->cls[i].classes = &x->clp[i * x->per];
+			for (size_t k = 0; k < x->per; k++) {
+				Tensorflow__Serving__Class *cl = &x->cl[i * x->per + k];
+				tensorflow__serving__class__init(cl);
+				cl->score = x->v[i * x->per + k];
+				x->clp[i * x->per + k] = cl;
+			}
+		}
+		x->cr.n_classifications = x->n;
+		x->cr.classifications = x->clsp;
+		return 0;
+	}
+	tensorflow__serving__regression_result__init(&x->rr);
+	x->r = calloc(x->n ? x->n : 1, sizeof(*x->r));
+	x->rp = calloc(x->n ? x->n : 1, sizeof(*x->rp));
+	if (!x->r || !x->rp)
+		return -ENOMEM;
+	for (size_t i = 0; i < x->n; i++) {
+		tensorflow__serving__regression__init(&x->r[i]);
+		x->r[i].value = x->v[i];
+		x->rp[i] = &x->r[i];
+	}
+	x->rr.n_regressions = x->n;
+	x->rr.regressions = x->rp;
+	return 0;
+}
+
+static bool ex_gate(struct rctx *c, struct serve_status *st)
+{
+	if (net_request_cancelled(c->req)) {
+		record(c, SERVE_CANCELLED);
+		net_request_drop(c->req);
+		rctx_free(c);
+		return false;
+	}
+	if (deadline_passed(c)) {
+		serve_status_set(st, SERVE_DEADLINE_EXCEEDED, "Deadline Exceeded");
+		finish_error(c, st);
+		return false;
+	}
+	return true;
+}
+
+/* Classify / Regress over gRPC (in: the request's Input, converted after
+ * the signature checks as TF Serving does) and REST (b already filled);
+ * b is consumed. */
+static void ex_single(struct rctx *c, const struct serve_model_request *mr, const char *signame,
+		      bool classify, const Tensorflow__Serving__Input *in, struct ex_batch *b)
 {
 	struct serve_status st = { 0 };
-	if (acquire(c, mr, &st) < 0) {
+	struct ex_task t;
+	struct ex_result res = { 0 };
+	if (acquire(c, mr, &st) < 0 || ex_task_check(c, signame, classify, false, &t, &st) < 0 ||
+	    ex_task_runnable(c, &t, &st) < 0)
+		goto fail;
+	if (in && ex_batch_from_input(in, b, &st) < 0)
+		goto fail;
+	if (!ex_gate(c, &st)) {
+		ex_batch_clear(b);
+		return;
+	}
+	if (ex_task_run(c, &t, b, &res, &st) < 0)
+		goto fail;
+	ex_batch_clear(b);
+	if (!c->grpc) {
+		char *body = NULL;
+		size_t len = 0;
+		int rc = serve_rest_render_results(res.v, res.n, res.per, classify, &body, &len);
+		ex_result_free(&res);
+		if (rc < 0) {
+			serve_status_set(&st, SERVE_RESOURCE_EXHAUSTED, "out of memory");
+			finish_error(c, &st);
+			return;
+		}
+		finish_http(c, 200, "application/json", body, len, SERVE_OK);
+		return;
+	}
+	Tensorflow__Serving__ModelSpec *ms = make_spec(c, t.sig->name);
+	if (!ms || ex_result_pb(&res) < 0) {
+		if (ms)
+			tensorflow__serving__model_spec__free_unpacked(ms, NULL);
+		ex_result_free(&res);
+		serve_status_set(&st, SERVE_RESOURCE_EXHAUSTED, "out of memory");
 		finish_error(c, &st);
 		return;
 	}
-	const struct serve_signature *sig = find_sig(c, signame);
-	if (!sig) {
-		serve_status_set(&st, SERVE_INVALID_ARGUMENT,
-				 "No signature was found with the name: %s",
-				 signame && signame[0] ? signame : "serving_default");
-	} else if (strcmp(sig->method_name, want_method)) {
-		serve_status_set(&st, SERVE_INVALID_ARGUMENT,
-				 "Expected %s signature method_name to be %s. Was: %s", api, want_method,
-				 sig->method_name);
+	if (classify) {
+		Tensorflow__Serving__ClassificationResponse r =
+			TENSORFLOW__SERVING__CLASSIFICATION_RESPONSE__INIT;
+		r.model_spec = ms;
+		r.result = &res.cr;
+		finish_pb(c, &r.base);
 	} else {
-		serve_status_set(&st, SERVE_UNIMPLEMENTED,
-				 "%s: signature \"%s\" takes serialized tf.Example input, which the "
-				 "inference engine cannot parse (no ParseExample); use Predict with "
-				 "tensor inputs", api, sig->name);
+		Tensorflow__Serving__RegressionResponse r = TENSORFLOW__SERVING__REGRESSION_RESPONSE__INIT;
+		r.model_spec = ms;
+		r.result = &res.rr;
+		finish_pb(c, &r.base);
 	}
+	tensorflow__serving__model_spec__free_unpacked(ms, NULL);
+	ex_result_free(&res);
+	return;
+fail:
+	ex_batch_clear(b);
+	ex_result_free(&res);
 	finish_error(c, &st);
 }
 
@@ -955,46 +1341,183 @@ static void grpc_classify_regress(struct rctx *c, const uint8_t *body, size_t le
 		finish_error(c, &st);
 		return;
 	}
-	const Tensorflow__Serving__ModelSpec *ms = classify
-		? ((Tensorflow__Serving__ClassificationRequest *)m)->model_spec
-		: ((Tensorflow__Serving__RegressionRequest *)m)->model_spec;
+	const Tensorflow__Serving__ModelSpec *ms;
+	const Tensorflow__Serving__Input *in;
+	if (classify) {
+		ms = ((Tensorflow__Serving__ClassificationRequest *)m)->model_spec;
+		in = ((Tensorflow__Serving__ClassificationRequest *)m)->input;
+	} else {
+		ms = ((Tensorflow__Serving__RegressionRequest *)m)->model_spec;
+		in = ((Tensorflow__Serving__RegressionRequest *)m)->input;
+	}
 	struct serve_model_request mr = spec_request(ms);
-	example_api(c, &mr, ms ? ms->signature_name : NULL,
-		    classify ? "tensorflow/serving/classify" : "tensorflow/serving/regress",
-		    classify ? "classification" : "regression");
+	struct ex_batch b = { 0 };
+	if (!ms) {
+		protobuf_c_message_free_unpacked(m, NULL);
+		serve_status_set(&st, SERVE_INVALID_ARGUMENT, "Missing ModelSpec");
+		finish_error(c, &st);
+		return;
+	}
+	ex_single(c, &mr, ms->signature_name, classify, in ? in : &(Tensorflow__Serving__Input)
+		  TENSORFLOW__SERVING__INPUT__INIT, &b);
 	protobuf_c_message_free_unpacked(m, NULL);
 }
 
 static void grpc_multi(struct rctx *c, const uint8_t *body, size_t len)
 {
 	struct serve_status st = { 0 };
+	struct ex_batch b = { 0 };
+	struct ex_task *tasks = NULL;
+	struct ex_result *res = NULL;
+	Tensorflow__Serving__InferenceResult *ir = NULL, **irp = NULL;
+	Tensorflow__Serving__ModelSpec **specs = NULL;
+	size_t nt = 0, built = 0;
 	Tensorflow__Serving__MultiInferenceRequest *rq =
 		tensorflow__serving__multi_inference_request__unpack(NULL, len, body);
 	if (!rq) {
 		serve_status_set(&st, SERVE_INVALID_ARGUMENT, "malformed MultiInferenceRequest");
-		finish_error(c, &st);
-		return;
+		goto fail;
 	}
-	if (rq->n_tasks == 0) {
-		tensorflow__serving__multi_inference_request__free_unpacked(rq, NULL);
+	nt = rq->n_tasks;
+	if (nt == 0) {
 		serve_status_set(&st, SERVE_INVALID_ARGUMENT, "Tasks must not be empty.");
-		finish_error(c, &st);
-		return;
+		goto fail;
+	}
+	/* TF Serving's TensorFlowMultiInferenceRunner::Infer, in its order */
+	const char *model = NULL;
+	for (size_t i = 0; i < nt; i++) {
+		const Tensorflow__Serving__ModelSpec *ms = rq->tasks[i]->model_spec;
+		if (!ms || !ms->name || !ms->name[0]) {
+			serve_status_set(&st, SERVE_INVALID_ARGUMENT,
+					 "Found ModelSpec with an empty model name.");
+			goto fail;
+		}
+		if (!model)
+			model = ms->name;
+		else if (strcmp(model, ms->name)) {
+			serve_status_set(&st, SERVE_INVALID_ARGUMENT,
+					 "All ModelSpecs in a MultiInferenceRequest must access the same "
+					 "model name.");
+			goto fail;
+		}
 	}
 	struct serve_model_request mr = spec_request(rq->tasks[0]->model_spec);
-	const Tensorflow__Serving__ModelSpec *ms = rq->tasks[0]->model_spec;
-	const char *method = rq->tasks[0]->method_name ? rq->tasks[0]->method_name : "";
-	bool cls = !strcmp(method, "tensorflow/serving/classify");
-	if (!cls && strcmp(method, "tensorflow/serving/regress")) {
+	if (acquire(c, &mr, &st) < 0)
+		goto fail;
+	tasks = calloc(nt, sizeof(*tasks));
+	res = calloc(nt, sizeof(*res));
+	if (!tasks || !res)
+		goto oom;
+	const char *input_tensor = NULL;
+	for (size_t i = 0; i < nt; i++) {
+		const Tensorflow__Serving__InferenceTask *tk = rq->tasks[i];
+		const char *sn = tk->model_spec->signature_name && tk->model_spec->signature_name[0]
+					 ? tk->model_spec->signature_name : "serving_default";
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(tasks[j].sig->name, sn)) {
+				serve_status_set(&st, SERVE_INVALID_ARGUMENT,
+						 "Duplicate evaluation of signature: %s", sn);
+				goto fail;
+			}
+		const char *method = tk->method_name ? tk->method_name : "";
+		bool cls = !strcmp(method, "tensorflow/serving/classify");
+		if (!find_sig(c, sn)) {
+			serve_status_set(&st, SERVE_INVALID_ARGUMENT,
+					 "Requested signature not found in model graph: %s", sn);
+			goto fail;
+		}
+		if (!cls && strcmp(method, "tensorflow/serving/regress")) {
+			serve_status_set(&st, SERVE_UNIMPLEMENTED, "Unsupported signature method_name: %s",
+					 method);
+			goto fail;
+		}
+		if (ex_task_check(c, sn, cls, true, &tasks[i], &st) < 0)
+			goto fail;
+		const char *tn = tasks[i].sig->inputs[0].tensor_name ?
+				 tasks[i].sig->inputs[0].tensor_name : "";
+		if (!input_tensor)
+			input_tensor = tn;
+		else if (strcmp(input_tensor, tn)) {
+			serve_status_set(&st, SERVE_INVALID_ARGUMENT,
+					 "Input tensor must be the same for all Signatures.");
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < nt; i++)
+		if (ex_task_runnable(c, &tasks[i], &st) < 0)
+			goto fail;
+	if (ex_batch_from_input(rq->input, &b, &st) < 0)
+		goto fail;
+	if (!ex_gate(c, &st)) {
+		c = NULL;
+		goto fail;
+	}
+	for (size_t i = 0; i < nt; i++)
+		if (ex_task_run(c, &tasks[i], &b, &res[i], &st) < 0)
+			goto fail;
+	ir = calloc(nt, sizeof(*ir));
+	irp = calloc(nt, sizeof(*irp));
+	specs = calloc(nt, sizeof(*specs));
+	if (!ir || !irp || !specs)
+		goto oom;
+	for (size_t i = 0; i < nt; i++, built++) {
+		tensorflow__serving__inference_result__init(&ir[i]);
+		specs[i] = make_spec(c, tasks[i].sig->name);
+		if (!specs[i] || ex_result_pb(&res[i]) < 0)
+			goto oom;
+		ir[i].model_spec = specs[i];
+		if (tasks[i].classify) {
+			ir[i].result_case =
+				TENSORFLOW__SERVING__INFERENCE_RESULT__RESULT_CLASSIFICATION_RESULT;
+			ir[i].classification_result = &res[i].cr;
+		} else {
+			ir[i].result_case = TENSORFLOW__SERVING__INFERENCE_RESULT__RESULT_REGRESSION_RESULT;
+			ir[i].regression_result = &res[i].rr;
+		}
+		irp[i] = &ir[i];
+	}
+	Tensorflow__Serving__MultiInferenceResponse resp =
+		TENSORFLOW__SERVING__MULTI_INFERENCE_RESPONSE__INIT;
+	resp.n_results = nt;
+	resp.results = irp;
+	finish_pb(c, &resp.base);
+	c = NULL;
+	goto done;
+oom:
+	serve_status_set(&st, SERVE_RESOURCE_EXHAUSTED, "out of memory");
+fail:
+	if (c)
+		finish_error(c, &st);
+done:
+	for (size_t i = 0; specs && i < built + 1 && i < nt; i++)
+		if (specs[i])
+			tensorflow__serving__model_spec__free_unpacked(specs[i], NULL);
+	for (size_t i = 0; res && i < nt; i++)
+		ex_result_free(&res[i]);
+	free(specs);
+	free(ir);
+	free(irp);
+	free(res);
+	free(tasks);
+	ex_batch_clear(&b);
+	if (rq)
 		tensorflow__serving__multi_inference_request__free_unpacked(rq, NULL);
-		serve_status_set(&st, SERVE_UNIMPLEMENTED, "Unsupported signature method_name: %s",
-				 method);
+}
+
+static void rest_examples(struct rctx *c, const struct serve_model_request *mr, const char *body,
+			  size_t len, bool classify)
+{
+	struct serve_status st = { 0 };
+	struct serve_rest_examples re;
+	if (serve_rest_parse_examples(body, len, &c->srv->lim, &re, &st) < 0) {
 		finish_error(c, &st);
 		return;
 	}
-	example_api(c, &mr, ms ? ms->signature_name : NULL, method,
-		    cls ? "classification" : "regression");
-	tensorflow__serving__multi_inference_request__free_unpacked(rq, NULL);
+	struct ex_batch b = { re.examples, re.n, re.context, re.has_context };
+	char signame[1024];
+	snprintf(signame, sizeof(signame), "%s", re.signature_name ? re.signature_name : "");
+	free(re.signature_name);
+	ex_single(c, mr, signame, classify, NULL, &b);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1281,8 +1804,7 @@ static void handle_rest(struct rctx *c)
 	if (!strcmp(method, "POST") && (!strcmp(verb, "classify") || !strcmp(verb, "regress"))) {
 		bool cls = !strcmp(verb, "classify");
 		c->api = cls ? API_CLASSIFY : API_REGRESS;
-		example_api(c, &mr, NULL, cls ? "tensorflow/serving/classify" : "tensorflow/serving/regress",
-			    cls ? "classification" : "regression");
+		rest_examples(c, &mr, (const char *)body, len, cls);
 		return;
 	}
 	serve_status_set(&st, SERVE_INVALID_ARGUMENT, "Malformed request: %s %.200s", method, path);

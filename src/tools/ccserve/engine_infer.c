@@ -98,6 +98,7 @@ static int e_load(void *ud, const char *path, void **ret, char *err, size_t errl
 		sg->method_name = s->method_name ? s->method_name : "";
 		sg->available = s->available;
 		sg->error = s->error;
+		sg->takes_examples = s->features != NULL;
 		sg->n_inputs = s->n_inputs;
 		sg->inputs = &em->infos[k];
 		for (size_t j = 0; j < s->n_inputs; j++)
@@ -153,17 +154,35 @@ static enum serve_code map_err(int rc)
 	}
 }
 
+static int adopt_outputs(struct infer_tensor *to, const char *const *outs, size_t n_outs,
+			 struct serve_tensor_list *ret, struct serve_status *st);
+static int e_run_examples(void *ud, void *model, const char *sig,
+			  const struct serve_bytes *examples, size_t n,
+			  const struct serve_bytes *context, const char *const *outs,
+			  size_t n_outs, struct serve_tensor_list *ret, struct serve_status *st);
+
 static int e_run(void *ud, void *model, const char *sig, const struct serve_tensor *in,
 		 size_t n_in, const char *const *outs, size_t n_outs,
 		 struct serve_tensor_list *ret, struct serve_status *st)
 {
 	(void)ud;
 	struct emodel *em = model;
+	/* Predict on a tf.Example signature: a vector of serialized Examples,
+	 * as TensorFlow feeds the string placeholder to ParseExample */
+	const struct infer_signature_info *si = infer_model_find_signature(em->m, sig);
+	if (si && si->features && n_in == 1 && in[0].dtype == SERVE_DT_STRING) {
+		if (in[0].ndims != 1 || in[0].nstrs != (size_t)in[0].dims[0])
+			return serve_status_set(st, SERVE_INVALID_ARGUMENT,
+						"input \"%s\": serialized tf.Example must be a vector "
+						"(rank 1), got rank %d", in[0].name ? in[0].name : "",
+						in[0].ndims), -EINVAL;
+		return e_run_examples(ud, model, sig, in[0].strs, in[0].nstrs, NULL, outs, n_outs,
+				      ret, st);
+	}
 	struct infer_tensor *ti = calloc(n_in ? n_in : 1, sizeof(*ti));
 	struct infer_tensor *to = calloc(n_outs ? n_outs : 1, sizeof(*to));
-	struct serve_tensor *so = calloc(n_outs ? n_outs : 1, sizeof(*so));
 	int rc = 0;
-	if (!ti || !to || !so) {
+	if (!ti || !to) {
 		rc = -ENOMEM;
 		serve_status_set(st, SERVE_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
@@ -194,6 +213,58 @@ static int e_run(void *ud, void *model, const char *sig, const struct serve_tens
 		serve_status_set(st, map_err(rc), "%s", err[0] ? err : infer_strerror(rc));
 		goto out;
 	}
+	rc = adopt_outputs(to, outs, n_outs, ret, st);
+out:
+	free(ti);
+	free(to);
+	return rc;
+}
+
+static int e_run_examples(void *ud, void *model, const char *sig,
+			  const struct serve_bytes *examples, size_t n,
+			  const struct serve_bytes *context, const char *const *outs,
+			  size_t n_outs, struct serve_tensor_list *ret, struct serve_status *st)
+{
+	(void)ud;
+	struct emodel *em = model;
+	struct infer_bytes *ib = calloc(n ? n : 1, sizeof(*ib));
+	struct infer_tensor *to = calloc(n_outs ? n_outs : 1, sizeof(*to));
+	int rc;
+	if (!ib || !to) {
+		free(ib);
+		free(to);
+		serve_status_set(st, SERVE_RESOURCE_EXHAUSTED, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		ib[i] = (struct infer_bytes){ examples[i].data, examples[i].len };
+	struct infer_bytes ctx = { context ? context->data : NULL, context ? context->len : 0 };
+	for (size_t i = 0; i < n_outs; i++)
+		to[i].name = outs[i];
+	char err[512] = "";
+	rc = infer_model_run_examples(em->m, sig, ib, n, context ? &ctx : NULL, to, n_outs, err,
+				      sizeof(err));
+	if (rc < 0)
+		serve_status_set(st, map_err(rc), "%s", err[0] ? err : infer_strerror(rc));
+	else
+		rc = adopt_outputs(to, outs, n_outs, ret, st);
+	free(ib);
+	free(to);
+	return rc;
+}
+
+/* Engine outputs -> serve tensors (buffers adopted, not copied); frees
+ * whatever is left in to[]. */
+static int adopt_outputs(struct infer_tensor *to, const char *const *outs, size_t n_outs,
+			 struct serve_tensor_list *ret, struct serve_status *st)
+{
+	int rc = 0;
+	struct serve_tensor *so = calloc(n_outs ? n_outs : 1, sizeof(*so));
+	if (!so) {
+		rc = -ENOMEM;
+		serve_status_set(st, SERVE_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
 	for (size_t i = 0; i < n_outs; i++) {
 		so[i].dtype = (enum serve_dtype)to[i].dtype;
 		so[i].ndims = to[i].rank;
@@ -218,11 +289,10 @@ static int e_run(void *ud, void *model, const char *sig, const struct serve_tens
 	ret->n = n_outs;
 	so = NULL;
 out:
-	if (to)
-		for (size_t i = 0; i < n_outs; i++)
-			free(to[i].data);
-	free(ti);
-	free(to);
+	for (size_t i = 0; i < n_outs; i++) {
+		free(to[i].data);
+		to[i].data = NULL;
+	}
 	free(so);
 	return rc;
 }
@@ -236,7 +306,8 @@ int ccserve_engine_init(struct serve_engine *ret, int threads, char *err, size_t
 	}
 	e->threads = threads;
 	*ret = (struct serve_engine){ .ud = e, .load = e_load, .unload = e_unload,
-				      .signature_count = e_count, .signature = e_sig, .run = e_run };
+				      .signature_count = e_count, .signature = e_sig, .run = e_run,
+				      .run_examples = e_run_examples };
 	return 0;
 }
 

@@ -69,9 +69,9 @@ static int fake_load(void *ud, const char *path, void **ret, char *err, size_t e
 	m->ex_out = (struct serve_tensor_info){ "scores", "y:0", SERVE_DT_FLOAT, 2, { -1, 1 } };
 	m->sig[0] = (struct serve_signature){ "classify_x_to_y", "tensorflow/serving/classify", 1,
 					      &m->ex_in, 1, &m->ex_out, false,
-					      "string inputs are not computed" };
+					      "string inputs are not computed", false };
 	m->sig[1] = (struct serve_signature){ "serving_default", "tensorflow/serving/predict", 1,
-					      &m->in, 1, &m->out, true, NULL };
+					      &m->in, 1, &m->out, true, NULL, false };
 	*ret = m;
 	return 0;
 }
