@@ -2,8 +2,10 @@
 """Compatibility with TF Serving's own clients on its own test model: the real
 ccserve and inference engine serving half_plus_two (from
 ../shared/testdata/tfserving) over gRPC + TLS (Python grpcio, stubs generated
-from proto/) and REST + TLS (curl).  GetModelMetadata must match
-half_plus_two_model_metadata.json in content.
+from proto/) and REST + TLS (curl): Predict, GetModelMetadata (must match
+half_plus_two_model_metadata.json in content), GetModelStatus, Classify,
+Regress and MultiInference over tf.Example with their errors, REST
+:predict / :classify / :regress.
 
 usage: test_compat.py CCSERVE_EXE PROTO_ROOT"""
 import json
@@ -29,6 +31,8 @@ import model_service_pb2_grpc  # noqa: E402
 import predict_pb2  # noqa: E402
 import prediction_service_pb2_grpc  # noqa: E402
 import regression_pb2  # noqa: E402
+import classification_pb2  # noqa: E402
+import inference_pb2  # noqa: E402
 import types_pb2  # noqa: E402
 from google.protobuf import json_format  # noqa: E402
 
@@ -93,20 +97,139 @@ for variant in ("saved_model_half_plus_two_cpu", "saved_model_half_plus_two_tf2_
     rr = regression_pb2.RegressionRequest()
     rr.model_spec.name = "default"
     rr.model_spec.signature_name = "regress_x_to_y"
-    ex = rr.input.example_list.examples.add()
-    ex.features.feature["x"].float_list.value.append(1.0)
-    try:
-        stub.Regress(rr, timeout=30)
-        check(tag + ": Regress over tf.Example refused", False, "succeeded")
-    except grpc.RpcError as e:
-        # TF1 export: a regress signature over serialized Examples, which
-        # the engine cannot parse.  TF2 export: every signature is saved
-        # with method_name predict, which TF Serving's Regress refuses too.
-        method = sdm.signature_def["regress_x_to_y"].method_name
-        want_code = grpc.StatusCode.UNIMPLEMENTED if method == "tensorflow/serving/regress" \
-            else grpc.StatusCode.INVALID_ARGUMENT
-        check(tag + ": Regress over tf.Example: " + want_code.name, e.code() == want_code,
-              (e.code(), e.details()))
+    for v in (1.0, 2.0):
+        ex = rr.input.example_list.examples.add()
+        ex.features.feature["x"].float_list.value.append(v)
+    method = sdm.signature_def["regress_x_to_y"].method_name
+    if method == "tensorflow/serving/regress":
+        # TF1 export: signatures over serialized tf.Example (ParseExample)
+        r = stub.Regress(rr, timeout=30)
+        check(tag + ": gRPC Regress [{x: 1}, {x: 2}] -> [2.5, 3.0]",
+              [x.value for x in r.result.regressions] == [2.5, 3.0], r)
+        check(tag + ": Regress model spec", r.model_spec.name == "default" and
+              r.model_spec.version.value == 123 and r.model_spec.signature_name == "regress_x_to_y",
+              r.model_spec)
+        cr = classification_pb2.ClassificationRequest()
+        cr.model_spec.name = "default"
+        cr.model_spec.signature_name = "classify_x_to_y"
+        ctx = cr.input.example_list_with_context
+        ctx.context.features.feature["x"].float_list.value.append(5.0)
+        ctx.examples.add().features.feature["x"].float_list.value.append(1.0)
+        ctx.examples.add()  # x from the context
+        r = stub.Classify(cr, timeout=30)
+        got = [[(c.label, c.score) for c in cl.classes] for cl in r.result.classifications]
+        check(tag + ": gRPC Classify with context", got == [[("", 2.5)], [("", 4.5)]], got)
+        mi = inference_pb2.MultiInferenceRequest()
+        for sig, meth in (("regress_x_to_y", "regress"), ("regress_x_to_y2", "regress"),
+                          ("classify_x_to_y", "classify")):
+            t = mi.tasks.add()
+            t.model_spec.name = "default"
+            t.model_spec.signature_name = sig
+            t.method_name = "tensorflow/serving/" + meth
+        mi.input.example_list.examples.add().features.feature["x"].float_list.value.append(2.0)
+        r = stub.MultiInference(mi, timeout=30)
+        got = [(x.model_spec.signature_name, x.WhichOneof("result")) for x in r.results]
+        vals = [x.regression_result.regressions[0].value if x.HasField("regression_result")
+                else x.classification_result.classifications[0].classes[0].score for x in r.results]
+        check(tag + ": gRPC MultiInference (2 regress + classify)",
+              got == [("regress_x_to_y", "regression_result"), ("regress_x_to_y2", "regression_result"),
+                      ("classify_x_to_y", "classification_result")] and vals == [3.0, 4.0, 3.0],
+              (got, vals))
+
+        def rpc_err(fn, req):
+            try:
+                fn(req, timeout=30)
+                return None
+            except grpc.RpcError as e:
+                return e
+
+        # errors, as TF Serving answers them
+        bad = regression_pb2.RegressionRequest()
+        bad.CopyFrom(rr)
+        bad.input.example_list.examples[1].features.feature["y"].float_list.value.append(1.0)
+        del bad.input.example_list.examples[1].features.feature["x"]
+        e = rpc_err(stub.Regress, bad)
+        check(tag + ": missing feature -> INVALID_ARGUMENT naming it",
+              e and e.code() == grpc.StatusCode.INVALID_ARGUMENT and "Feature: x" in e.details()
+              and "example 1" in e.details(), e and e.details())
+        bad.input.example_list.examples[1].features.feature["x"].int64_list.value.append(2)
+        e = rpc_err(stub.Regress, bad)
+        check(tag + ": int64 feature for a float -> INVALID_ARGUMENT",
+              e and e.code() == grpc.StatusCode.INVALID_ARGUMENT and "Data types don't match" in e.details(),
+              e and e.details())
+        bad.ClearField("input")
+        e = rpc_err(stub.Regress, bad)
+        check(tag + ": no examples -> Input is empty.",
+              e and e.code() == grpc.StatusCode.INVALID_ARGUMENT and e.details() == "Input is empty.",
+              e and e.details())
+        bad.CopyFrom(rr)
+        bad.model_spec.signature_name = "regress_x2_to_y3"
+        e = rpc_err(stub.Regress, bad)
+        check(tag + ": Regress on a tensor-input signature -> UNIMPLEMENTED",
+              e and e.code() == grpc.StatusCode.UNIMPLEMENTED, e and e.details())
+        bad.model_spec.signature_name = "classify_x_to_y"
+        e = rpc_err(stub.Regress, bad)
+        check(tag + ": Regress on a classify signature -> INVALID_ARGUMENT",
+              e and e.code() == grpc.StatusCode.INVALID_ARGUMENT and
+              "Expected regression signature method_name to be tensorflow/serving/regress" in e.details(),
+              e and e.details())
+        bad.model_spec.signature_name = "nope"
+        e = rpc_err(stub.Regress, bad)
+        check(tag + ": unknown signature -> INVALID_ARGUMENT",
+              e and e.code() == grpc.StatusCode.INVALID_ARGUMENT and
+              e.details() == "No signature was found with the name: nope", e and e.details())
+        mi2 = inference_pb2.MultiInferenceRequest()
+        mi2.CopyFrom(mi)
+        mi2.tasks[1].model_spec.signature_name = "regress_x_to_y"
+        e = rpc_err(stub.MultiInference, mi2)
+        check(tag + ": MultiInference duplicate signature -> INVALID_ARGUMENT",
+              e and e.code() == grpc.StatusCode.INVALID_ARGUMENT and "Duplicate evaluation" in e.details(),
+              e and e.details())
+        mi2.CopyFrom(mi)
+        mi2.tasks[1].model_spec.name = "other"
+        e = rpc_err(stub.MultiInference, mi2)
+        check(tag + ": MultiInference two models -> INVALID_ARGUMENT",
+              e and e.code() == grpc.StatusCode.INVALID_ARGUMENT and "same model name" in e.details(),
+              e and e.details())
+        mi2.CopyFrom(mi)
+        mi2.tasks[1].method_name = "tensorflow/serving/predict"
+        e = rpc_err(stub.MultiInference, mi2)
+        check(tag + ": MultiInference predict task -> UNIMPLEMENTED",
+              e and e.code() == grpc.StatusCode.UNIMPLEMENTED, e and e.details())
+        # Predict on the Example signature with a vector of serialized Examples
+        pq = predict_pb2.PredictRequest()
+        pq.model_spec.name = "default"
+        pq.model_spec.signature_name = "classify_x_to_y"
+        pq.inputs["inputs"].dtype = types_pb2.DT_STRING
+        pq.inputs["inputs"].tensor_shape.dim.add().size = 2
+        for ex in rr.input.example_list.examples:
+            pq.inputs["inputs"].string_val.append(ex.SerializeToString())
+        r = stub.Predict(pq, timeout=30)
+        sc = r.outputs["scores"]
+        vals = list(struct.unpack("<%df" % (len(sc.tensor_content) // 4), sc.tensor_content)) \
+            if sc.tensor_content else list(sc.float_val)
+        check(tag + ": Predict with serialized Examples", vals == [2.5, 3.0], vals)
+        # a rank-1 tensor for x declared [-1, 1], as TF Serving feeds it
+        r1 = predict_pb2.PredictRequest()
+        r1.model_spec.name = "default"
+        r1.inputs["x"].dtype = types_pb2.DT_FLOAT
+        r1.inputs["x"].tensor_shape.dim.add().size = 3
+        r1.inputs["x"].float_val.extend([1.0, 2.0, 5.0])
+        r = stub.Predict(r1, timeout=30)
+        y = r.outputs["y"]
+        vals = list(struct.unpack("<%df" % (len(y.tensor_content) // 4), y.tensor_content)) \
+            if y.tensor_content else list(y.float_val)
+        check(tag + ": gRPC Predict rank-1 x", vals == [2.5, 3.0, 4.5] and
+              [d.size for d in y.tensor_shape.dim] == [3], (vals, y.tensor_shape))
+    else:
+        # TF2 export: every signature has method_name predict, which TF
+        # Serving's Regress refuses
+        try:
+            stub.Regress(rr, timeout=30)
+            check(tag + ": Regress on a predict signature refused", False, "succeeded")
+        except grpc.RpcError as e:
+            check(tag + ": Regress on a predict signature: INVALID_ARGUMENT",
+                  e.code() == grpc.StatusCode.INVALID_ARGUMENT, (e.code(), e.details()))
 
     def curl(path, data=None):
         cmd = ["curl", "-sS", "--cacert", os.path.join(tmp, "ca.pem"), "-w", "\n%{http_code}",
@@ -132,6 +255,37 @@ for variant in ("saved_model_half_plus_two_cpu", "saved_model_half_plus_two_tf2_
     check(tag + ": REST columnar predict", code2 == 200 and json.loads(body2) == {"outputs": want_cols},
           (code2, body2))
     if variant == "saved_model_half_plus_two_cpu":
+        # the README example of TF Serving: rank-1 rows on x [-1, 1]
+        code, body = curl("/v1/models/default:predict", '{"instances": [1.0, 2.0, 5.0]}')
+        check(tag + ": REST rank-1 instances", code == 200 and
+              json.loads(body) == {"predictions": [2.5, 3.0, 4.5]}, (code, body))
+        code, body = curl("/v1/models/default:regress",
+                          '{"signature_name": "regress_x_to_y", "examples": [{"x": 1.0}, {"x": 2.0}]}')
+        check(tag + ": REST :regress", code == 200 and json.loads(body) == {"results": [2.5, 3.0]},
+              (code, body))
+        code, body = curl("/v1/models/default/versions/123:classify",
+                          '{"signature_name": "classify_x_to_y", "context": {"x": 5.0}, '
+                          '"examples": [{"x": [1.0]}, {}]}')
+        check(tag + ": REST :classify with context", code == 200 and
+              json.loads(body) == {"results": [[["", 2.5]], [["", 4.5]]]}, (code, body))
+        code, body = curl("/v1/models/default:regress",
+                          '{"signature_name": "regress_x_to_y", "examples": [{"x": 1}]}')
+        check(tag + ": REST :regress int feature for a float -> 400", code == 400 and
+              "Data types don't match" in json.loads(body)["error"], (code, body))
+        code, body = curl("/v1/models/default:regress",
+                          '{"signature_name": "regress_x_to_y", "examples": [{"z": 1.0}]}')
+        check(tag + ": REST :regress missing feature -> 400", code == 400 and
+              "Feature: x" in json.loads(body)["error"], (code, body))
+        code, body = curl("/v1/models/default:regress", '{"examples": [{"x": 1.0}]}')
+        check(tag + ": REST :regress on serving_default -> 400", code == 400 and
+              "Expected regression signature method_name" in json.loads(body)["error"], (code, body))
+        code, body = curl("/v1/models/default:regress",
+                          '{"signature_name": "regress_x2_to_y3", "examples": [{"x2": 1.0}]}')
+        check(tag + ": REST :regress on a tensor-input signature -> 501", code == 501 and
+              "error" in json.loads(body), (code, body))
+        code, body = curl("/v1/models/default:classify", '{"signature_name": "classify_x_to_y"}')
+        check(tag + ": REST :classify without examples -> 400", code == 400 and
+              "'examples'" in json.loads(body)["error"], (code, body))
         code, body = curl("/v1/models/default/metadata")
         check(tag + ": REST metadata equals half_plus_two_model_metadata.json",
               code == 200 and json.loads(body) == want, body[:800])
