@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "ccserve/serve.h"
+#include "example.pb-c.h"
 
 static const struct serve_input_spec fspec[] = { { "x", SERVE_DT_FLOAT } };
 
@@ -144,12 +145,116 @@ static void test_errors(void **state)
 	free(out);
 }
 
+/* :classify / :regress bodies -> serialized tf.Example, read back with the
+ * generated decoder. */
+static Tensorflow__Example *ex_at(const struct serve_rest_examples *r, size_t i)
+{
+	const struct serve_bytes *b = i == (size_t)-1 ? &r->context : &r->examples[i];
+	Tensorflow__Example *e = tensorflow__example__unpack(NULL, b->len, b->data);
+	assert_non_null(e);
+	return e;
+}
+
+static const Tensorflow__Feature *ex_feature(const Tensorflow__Example *e, const char *k)
+{
+	if (!e->features)
+		return NULL;
+	for (size_t i = 0; i < e->features->n_feature; i++)
+		if (!strcmp(e->features->feature[i]->key, k))
+			return e->features->feature[i]->value;
+	return NULL;
+}
+
+static void test_examples(void **state)
+{
+	(void)state;
+	struct serve_status st = { 0 };
+	struct serve_rest_examples r;
+	const char *body =
+		"{\"signature_name\": \"regress_x_to_y\", \"context\": {\"c\": \"abc\"},"
+		" \"examples\": [{\"x\": 1.5, \"i\": [1, -2, true], \"b\": {\"b64\": \"AAE=\"},"
+		" \"e\": []}, {}]}";
+	assert_int_equal(serve_rest_parse_examples(body, strlen(body), NULL, &r, &st), 0);
+	assert_string_equal(r.signature_name, "regress_x_to_y");
+	assert_int_equal(r.n, 2);
+	assert_true(r.has_context);
+	Tensorflow__Example *e = ex_at(&r, 0);
+	const Tensorflow__Feature *f = ex_feature(e, "x");
+	assert_non_null(f);
+	assert_int_equal(f->kind_case, TENSORFLOW__FEATURE__KIND_FLOAT_LIST);
+	assert_int_equal(f->float_list->n_value, 1);
+	assert_true(f->float_list->value[0] == 1.5f);
+	f = ex_feature(e, "i");
+	assert_int_equal(f->kind_case, TENSORFLOW__FEATURE__KIND_INT64_LIST);
+	assert_int_equal(f->int64_list->n_value, 3);
+	assert_int_equal(f->int64_list->value[1], -2);
+	assert_int_equal(f->int64_list->value[2], 1);
+	f = ex_feature(e, "b");
+	assert_int_equal(f->kind_case, TENSORFLOW__FEATURE__KIND_BYTES_LIST);
+	assert_int_equal(f->bytes_list->value[0].len, 2);
+	assert_int_equal(f->bytes_list->value[0].data[1], 1);
+	f = ex_feature(e, "e");
+	assert_non_null(f);
+	assert_int_equal(f->kind_case, TENSORFLOW__FEATURE__KIND__NOT_SET);
+	tensorflow__example__free_unpacked(e, NULL);
+	e = ex_at(&r, 1);
+	assert_true(!e->features || e->features->n_feature == 0);
+	tensorflow__example__free_unpacked(e, NULL);
+	e = ex_at(&r, (size_t)-1);
+	f = ex_feature(e, "c");
+	assert_int_equal(f->kind_case, TENSORFLOW__FEATURE__KIND_BYTES_LIST);
+	assert_memory_equal(f->bytes_list->value[0].data, "abc", 3);
+	tensorflow__example__free_unpacked(e, NULL);
+	serve_rest_examples_clear(&r);
+
+	static const struct {
+		const char *body;
+		const char *msg;
+	} bad[] = {
+		{ "{\"examples\": [{\"x\": [1, 2.0]}]}",
+		  "Unexpected element type in feature: x expecting type: int64" },
+		{ "{\"examples\": [{\"x\": [[1.0]]}]}", "has element with unexpected JSON type" },
+		{ "{\"examples\": [{\"x\": null}]}", "has element with unexpected JSON type: Null" },
+		{ "{\"examples\": [1]}", "Example must be JSON object but got JSON Number" },
+		{ "{\"examples\": []}", "'examples' value is an empty array" },
+		{ "{\"examples\": {}}", "Expecting 'examples' value to be an list/array" },
+		{ "{\"signature_name\": \"s\"}", "key 'examples' is expected and was not found" },
+		{ "{\"examples\": [{\"x\": 1e300}]}", "as float" },
+		{ "{\"examples\": [{\"x\": {\"b64\": \"!\"}}]}", "Unable to base64 decode" },
+		{ "{\"context\": 3, \"examples\": [{}]}", "Example must be JSON object" },
+		{ "[1]", "Is not object" },
+		{ "{\"examples\": [{}]", "JSON Parse error" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&st, 0, sizeof(st));
+		int rc = serve_rest_parse_examples(bad[i].body, strlen(bad[i].body), NULL, &r, &st);
+		if (rc != -EINVAL || st.code != SERVE_INVALID_ARGUMENT ||
+		    !strstr(st.msg, bad[i].msg))
+			fail_msg("%s: rc %d code %d msg %s", bad[i].body, rc, st.code, st.msg);
+		assert_null(r.examples);
+	}
+
+	/* results */
+	float v[4] = { 2.5f, 3.0f, 0.1f, -1.0f };
+	char *out;
+	size_t len;
+	assert_int_equal(serve_rest_render_results(v, 2, 1, false, &out, &len), 0);
+	assert_string_equal(out, "{\"results\": [2.5, 3.0]}");
+	free(out);
+	assert_int_equal(serve_rest_render_results(v, 2, 2, true, &out, &len), 0);
+	assert_string_equal(out, "{\"results\": [[[\"\", 2.5], [\"\", 3.0]], "
+				 "[[\"\", 0.1], [\"\", -1.0]]]}");
+	assert_int_equal(len, strlen(out));
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_row_single),
 		cmocka_unit_test(test_row_named_and_columnar),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_examples),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
