@@ -76,7 +76,8 @@ static int cmd_info(int argc, char **argv)
 		if (c == 'h') {
 			printf("usage: ccinfer info MODEL\n"
 			       "Prints the model format, each signature (method, inputs and outputs\n"
-			       "with dtypes and shapes, -1 = any) and the op histogram.\n");
+			       "with dtypes and shapes, -1 = any; the dense features a signature\n"
+			       "over serialized tf.Example reads) and the op histogram.\n");
 			return 0;
 		}
 		return 2;
@@ -101,6 +102,16 @@ static int cmd_info(int argc, char **argv)
 		printf("  outputs:\n");
 		for (size_t k = 0; k < s->n_outputs; k++)
 			print_tensor(&s->outputs[k]);
+		if (s->features) {
+			printf("  tf.Example features (per example):\n");
+			for (size_t k = 0; k < s->n_features; k++) {
+				const struct infer_feature_info *f = &s->features[k];
+				printf("    %-24s %-10s [", f->name, infer_dtype_name(f->dtype));
+				for (int d = 0; d < f->rank; d++)
+					printf("%s%lld", d ? "," : "", (long long)f->dims[d]);
+				printf("]  %s\n", f->required ? "required" : "default");
+			}
+		}
 	}
 	printf("ops:\n");
 	const char *op;
