@@ -20,6 +20,7 @@
 #include "ccserve-config.h"
 
 #define MAX_INPUTS 64
+#define MAX_EXAMPLES 1024
 
 static void usage_main(FILE *f)
 {
@@ -130,15 +131,26 @@ static int cmd_run(int argc, char **argv)
 		{ "signature", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "precision", required_argument, NULL, 'p' },
+		{ "example", required_argument, NULL, 'e' },
+		{ "context", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	const char *in_spec[MAX_INPUTS];
-	int n_in = 0, threads = 0;
-	const char *outdir = NULL, *sig = NULL, *prec = NULL;
+	const char *ex_spec[MAX_EXAMPLES];
+	int n_in = 0, n_ex = 0, threads = 0;
+	const char *outdir = NULL, *sig = NULL, *prec = NULL, *ctx_file = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, "i:o:s:t:p:h", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:o:s:t:p:e:c:h", lo, NULL)) != -1) {
 		switch (c) {
+		case 'e':
+			if (n_ex >= MAX_EXAMPLES) {
+				fprintf(stderr, "ccinfer: too many --example\n");
+				return 2;
+			}
+			ex_spec[n_ex++] = optarg;
+			break;
+		case 'c': ctx_file = optarg; break;
 		case 'i':
 			if (n_in >= MAX_INPUTS) {
 				fprintf(stderr, "ccinfer: too many --input\n");
@@ -161,9 +173,13 @@ static int cmd_run(int argc, char **argv)
 		case 'h':
 			printf("usage: ccinfer run MODEL --input NAME=FILE.npy ... [--output-dir DIR]\n"
 			       "                 [--signature NAME] [--threads N] [--precision fp32|bf16]\n"
+			       "       ccinfer run MODEL --signature NAME --example FILE ... [--context FILE]\n"
 			       "Runs the signature (default serving_default) once.  Each --input binds\n"
-			       "a signature input to a .npy file.  Outputs are written to\n"
-			       "DIR/<output>.npy, or summarised on stdout without --output-dir.\n");
+			       "a signature input to a .npy file; a signature over serialized\n"
+			       "tf.Example takes one --example per Example (a file holding the\n"
+			       "serialized proto) and an optional --context Example.  Outputs are\n"
+			       "written to DIR/<output>.npy, or summarised on stdout without\n"
+			       "--output-dir.\n");
 			return 0;
 		default:
 			return 2;
@@ -186,8 +202,34 @@ static int cmd_run(int argc, char **argv)
 	struct infer_tensor ins[MAX_INPUTS];
 	uint8_t *bufs[MAX_INPUTS] = { 0 };
 	char *names[MAX_INPUTS] = { 0 };
+	struct infer_bytes exs[MAX_EXAMPLES];
+	uint8_t *ex_bufs[MAX_EXAMPLES] = { 0 };
+	uint8_t *ctx_buf = NULL;
+	struct infer_bytes ctx = { NULL, 0 };
 	int rc = 1;
 	struct infer_tensor *outs = NULL;
+	if ((n_ex || ctx_file) && (n_in || !si->features)) {
+		fprintf(stderr, "ccinfer: --example needs a signature over tf.Example and no --input\n");
+		goto out;
+	}
+	for (int i = 0; i < n_ex; i++) {
+		size_t len;
+		r = cc_file_read(ex_spec[i], INFER_MAX_EXAMPLE_BYTES, false, &ex_bufs[i], &len);
+		if (r) {
+			fprintf(stderr, "ccinfer: cannot read '%s': %s\n", ex_spec[i], cc_strerror(r));
+			goto out;
+		}
+		exs[i] = (struct infer_bytes){ ex_bufs[i], len };
+	}
+	if (ctx_file) {
+		size_t len;
+		r = cc_file_read(ctx_file, INFER_MAX_EXAMPLE_BYTES, false, &ctx_buf, &len);
+		if (r) {
+			fprintf(stderr, "ccinfer: cannot read '%s': %s\n", ctx_file, cc_strerror(r));
+			goto out;
+		}
+		ctx = (struct infer_bytes){ ctx_buf, len };
+	}
 	for (int i = 0; i < n_in; i++) {
 		const char *eq = strchr(in_spec[i], '=');
 		if (!eq || eq == in_spec[i]) {
@@ -215,7 +257,12 @@ static int cmd_run(int argc, char **argv)
 		goto out;
 	char err[4096];
 	uint64_t t0 = cc_mono_ns();
-	r = infer_model_run(m, sig, ins, (size_t)n_in, outs, si->n_outputs, err, sizeof(err));
+	if (si->features)
+		r = infer_model_run_examples(m, sig, exs, (size_t)n_ex, ctx_file ? &ctx : NULL, outs,
+					     si->n_outputs, err, sizeof(err));
+	else
+		r = infer_model_run(m, sig, ins, (size_t)n_in, outs, si->n_outputs, err,
+				    sizeof(err));
 	uint64_t t1 = cc_mono_ns();
 	if (r) {
 		fprintf(stderr, "ccinfer: run failed: %s\n", err[0] ? err : infer_strerror(r));
@@ -258,6 +305,9 @@ static int cmd_run(int argc, char **argv)
 			if (outs[k].dtype == INFER_DT_FLOAT)
 				for (int64_t j = 0; j < n && j < 8; j++)
 					printf(" %g", (double)((float *)outs[k].data)[j]);
+			if (outs[k].dtype == INFER_DT_INT64)
+				for (int64_t j = 0; j < n && j < 8; j++)
+					printf(" %lld", (long long)((int64_t *)outs[k].data)[j]);
 			printf("%s\n", n > 8 ? " ..." : "");
 		}
 	}
@@ -271,6 +321,9 @@ out:
 		free(bufs[i]);
 		free(names[i]);
 	}
+	for (int i = 0; i < n_ex; i++)
+		free(ex_bufs[i]);
+	free(ctx_buf);
 	infer_model_free(m);
 	return rc;
 }
