@@ -12,6 +12,9 @@
 
 #include "serve-internal.h"
 #include "prediction_log.pb-c.h"
+#include "classification.pb-c.h"
+#include "regression.pb-c.h"
+#include "inference.pb-c.h"
 #include "tensor.pb-c.h"
 
 #define WARMUP_FILE "assets.extra/tf_serving_warmup_requests"
@@ -109,6 +112,42 @@ static int replay_predict(const struct serve_servable *sv,
 	return rc;
 }
 
+/* A ClassifyLog / RegressLog / MultiInferenceLog task: the signature over
+ * serialized tf.Example run on the record's Examples. */
+static int replay_examples(const struct serve_servable *sv, const Tensorflow__Serving__ModelSpec *ms,
+			   const Tensorflow__Serving__Input *in, bool classify, char *err,
+			   size_t errlen)
+{
+	const char *signame = ms ? ms->signature_name : NULL;
+	const struct serve_signature *sig = sig_by_name(sv, signame);
+	const char *out = classify ? "scores" : "outputs";
+	if (!sig) {
+		snprintf(err, errlen, "warmup request names unknown signature \"%s\"",
+			 signame && signame[0] ? signame : "serving_default");
+		return -EINVAL;
+	}
+	if (!sig->takes_examples || !sv->engine->run_examples) {
+		snprintf(err, errlen, "warmup: signature \"%s\" does not take serialized tf.Example",
+			 sig->name);
+		return -ENOTSUP;
+	}
+	struct serve_status st = { 0 };
+	struct serve_ex_batch b;
+	int rc = serve_ex_batch_from_input(in, &b, &st);
+	if (rc < 0) {
+		snprintf(err, errlen, "warmup: %s", st.msg);
+		return rc;
+	}
+	struct serve_tensor_list o = { 0 };
+	rc = sv->engine->run_examples(sv->engine->ud, sv->model, sig->name, b.ex, b.n,
+				      b.has_ctx ? &b.ctx : NULL, &out, 1, &o, &st);
+	if (rc < 0)
+		snprintf(err, errlen, "warmup request failed: %s", st.msg);
+	serve_tensor_list_clear(&o);
+	serve_ex_batch_clear(&b);
+	return rc;
+}
+
 int serve_warmup_replay(const struct serve_servable *sv, const uint8_t *data, size_t len,
 			char *err, size_t errlen)
 {
@@ -161,10 +200,49 @@ int serve_warmup_replay(const struct serve_servable *sv, const uint8_t *data, si
 			for (size_t i = 0; i < pl->predict_streamed_log->n_request && rc == 0; i++)
 				rc = replay_predict(sv, pl->predict_streamed_log->request[i], err, errlen);
 			break;
+		case TENSORFLOW__SERVING__PREDICTION_LOG__LOG_TYPE_CLASSIFY_LOG:
+			if (!pl->classify_log->request) {
+				snprintf(err, errlen, "warmup record %d: ClassifyLog without request", count);
+				rc = -EINVAL;
+			} else {
+				rc = replay_examples(sv, pl->classify_log->request->model_spec,
+						     pl->classify_log->request->input, true, err, errlen);
+			}
+			break;
+		case TENSORFLOW__SERVING__PREDICTION_LOG__LOG_TYPE_REGRESS_LOG:
+			if (!pl->regress_log->request) {
+				snprintf(err, errlen, "warmup record %d: RegressLog without request", count);
+				rc = -EINVAL;
+			} else {
+				rc = replay_examples(sv, pl->regress_log->request->model_spec,
+						     pl->regress_log->request->input, false, err, errlen);
+			}
+			break;
+		case TENSORFLOW__SERVING__PREDICTION_LOG__LOG_TYPE_MULTI_INFERENCE_LOG: {
+			const Tensorflow__Serving__MultiInferenceRequest *mq =
+				pl->multi_inference_log->request;
+			if (!mq || !mq->n_tasks) {
+				snprintf(err, errlen, "warmup record %d: MultiInferenceLog without tasks",
+					 count);
+				rc = -EINVAL;
+			}
+			for (size_t i = 0; mq && i < mq->n_tasks && rc == 0; i++) {
+				const char *m = mq->tasks[i]->method_name ? mq->tasks[i]->method_name : "";
+				bool cls = !strcmp(m, "tensorflow/serving/classify");
+				if (!cls && strcmp(m, "tensorflow/serving/regress")) {
+					snprintf(err, errlen, "warmup record %d: unsupported method_name %.100s",
+						 count, m);
+					rc = -ENOTSUP;
+					break;
+				}
+				rc = replay_examples(sv, mq->tasks[i]->model_spec, mq->input, cls, err,
+						     errlen);
+			}
+			break;
+		}
 		default:
-			snprintf(err, errlen, "warmup record %d: only PredictLog records are supported "
-				 "(classify/regress/multi-inference need tf.Example parsing)", count);
-			rc = -ENOTSUP;
+			snprintf(err, errlen, "warmup record %d: no request in the PredictionLog", count);
+			rc = -EINVAL;
 			break;
 		}
 		tensorflow__serving__prediction_log__free_unpacked(pl, NULL);

@@ -61,6 +61,23 @@ static inline char *serve_strndup(const char *s, size_t n)
 uint16_t serve_float_to_half(float f);
 float serve_half_to_float(uint16_t h);
 
+/* Serialized Examples of a Classify / Regress / MultiInference request
+ * (owned). */
+struct serve_ex_batch {
+	struct serve_bytes *ex;
+	size_t n;
+	struct serve_bytes ctx;
+	bool has_ctx;
+};
+void serve_ex_batch_clear(struct serve_ex_batch *b);
+struct Tensorflow__Serving__Input;
+/* TF Serving's InputToSerializedExampleTensor: example_list or
+ * example_list_with_context (the context's features go to every Example);
+ * no Example is INVALID_ARGUMENT "Input is empty.".  Errors: -EINVAL,
+ * -ENOMEM (st set). */
+int serve_ex_batch_from_input(const struct Tensorflow__Serving__Input *in,
+			      struct serve_ex_batch *b, struct serve_status *st);
+
 /* CRC-32C (Castagnoli), as TFRecord uses. */
 uint32_t serve_crc32c(const uint8_t *p, size_t n);
 

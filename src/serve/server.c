@@ -916,72 +916,6 @@ static void grpc_health(struct rctx *c, const uint8_t *body, size_t len)
 /* ------------------------------------------------------------------------ */
 /* Classify / Regress / MultiInference                                      */
 
-/* Serialized Examples of a request (owned). */
-struct ex_batch {
-	struct serve_bytes *ex;
-	size_t n;
-	struct serve_bytes ctx;
-	bool has_ctx;
-};
-
-static void ex_batch_clear(struct ex_batch *b)
-{
-	for (size_t i = 0; i < b->n; i++)
-		free(b->ex[i].data);
-	free(b->ex);
-	free(b->ctx.data);
-	memset(b, 0, sizeof(*b));
-}
-
-static int pack_example(const Tensorflow__Example *e, struct serve_bytes *ret)
-{
-	static const Tensorflow__Example empty = TENSORFLOW__EXAMPLE__INIT;
-	if (!e)
-		e = &empty;
-	size_t n = tensorflow__example__get_packed_size(e);
-	ret->data = malloc(n ? n : 1);
-	if (!ret->data)
-		return -ENOMEM;
-	ret->len = tensorflow__example__pack(e, ret->data);
-	return 0;
-}
-
-/* TF Serving's InputToSerializedExampleTensor: example_list or
- * example_list_with_context (the context's features go to every Example). */
-static int ex_batch_from_input(const Tensorflow__Serving__Input *in, struct ex_batch *b,
-			       struct serve_status *st)
-{
-	Tensorflow__Example **exs = NULL;
-	size_t n = 0;
-	const Tensorflow__Example *ctx = NULL;
-	memset(b, 0, sizeof(*b));
-	if (in && in->kind_case == TENSORFLOW__SERVING__INPUT__KIND_EXAMPLE_LIST &&
-	    in->example_list) {
-		exs = in->example_list->examples;
-		n = in->example_list->n_examples;
-	} else if (in && in->kind_case == TENSORFLOW__SERVING__INPUT__KIND_EXAMPLE_LIST_WITH_CONTEXT &&
-		   in->example_list_with_context) {
-		exs = in->example_list_with_context->examples;
-		n = in->example_list_with_context->n_examples;
-		ctx = in->example_list_with_context->context;
-		b->has_ctx = true;
-	}
-	if (n == 0)
-		return serve_status_set(st, SERVE_INVALID_ARGUMENT, "Input is empty."), -EINVAL;
-	b->ex = calloc(n, sizeof(*b->ex));
-	if (!b->ex)
-		goto oom;
-	for (size_t i = 0; i < n; i++, b->n++)
-		if (pack_example(exs[i], &b->ex[i]) < 0)
-			goto oom;
-	if (b->has_ctx && pack_example(ctx, &b->ctx) < 0)
-		goto oom;
-	return 0;
-oom:
-	ex_batch_clear(b);
-	return serve_status_set(st, SERVE_RESOURCE_EXHAUSTED, "out of memory"), -ENOMEM;
-}
-
 struct ex_task {
 	const struct serve_signature *sig;
 	bool classify;
@@ -1125,7 +1059,7 @@ static void ex_result_free(struct ex_result *x)
 }
 
 /* Runs task t on the batch; TF Serving's PostProcess*Result checks. */
-static int ex_task_run(struct rctx *c, const struct ex_task *t, const struct ex_batch *b,
+static int ex_task_run(struct rctx *c, const struct ex_task *t, const struct serve_ex_batch *b,
 		       struct ex_result *res, struct serve_status *st)
 {
 	const struct serve_servable *sv = c->ref.servable;
@@ -1268,7 +1202,7 @@ static bool ex_gate(struct rctx *c, struct serve_status *st)
  * the signature checks as TF Serving does) and REST (b already filled);
  * b is consumed. */
 static void ex_single(struct rctx *c, const struct serve_model_request *mr, const char *signame,
-		      bool classify, const Tensorflow__Serving__Input *in, struct ex_batch *b)
+		      bool classify, const Tensorflow__Serving__Input *in, struct serve_ex_batch *b)
 {
 	struct serve_status st = { 0 };
 	struct ex_task t;
@@ -1276,15 +1210,15 @@ static void ex_single(struct rctx *c, const struct serve_model_request *mr, cons
 	if (acquire(c, mr, &st) < 0 || ex_task_check(c, signame, classify, false, &t, &st) < 0 ||
 	    ex_task_runnable(c, &t, &st) < 0)
 		goto fail;
-	if (in && ex_batch_from_input(in, b, &st) < 0)
+	if (in && serve_ex_batch_from_input(in, b, &st) < 0)
 		goto fail;
 	if (!ex_gate(c, &st)) {
-		ex_batch_clear(b);
+		serve_ex_batch_clear(b);
 		return;
 	}
 	if (ex_task_run(c, &t, b, &res, &st) < 0)
 		goto fail;
-	ex_batch_clear(b);
+	serve_ex_batch_clear(b);
 	if (!c->grpc) {
 		char *body = NULL;
 		size_t len = 0;
@@ -1323,7 +1257,7 @@ static void ex_single(struct rctx *c, const struct serve_model_request *mr, cons
 	ex_result_free(&res);
 	return;
 fail:
-	ex_batch_clear(b);
+	serve_ex_batch_clear(b);
 	ex_result_free(&res);
 	finish_error(c, &st);
 }
@@ -1351,7 +1285,7 @@ static void grpc_classify_regress(struct rctx *c, const uint8_t *body, size_t le
 		in = ((Tensorflow__Serving__RegressionRequest *)m)->input;
 	}
 	struct serve_model_request mr = spec_request(ms);
-	struct ex_batch b = { 0 };
+	struct serve_ex_batch b = { 0 };
 	if (!ms) {
 		protobuf_c_message_free_unpacked(m, NULL);
 		serve_status_set(&st, SERVE_INVALID_ARGUMENT, "Missing ModelSpec");
@@ -1366,7 +1300,7 @@ static void grpc_classify_regress(struct rctx *c, const uint8_t *body, size_t le
 static void grpc_multi(struct rctx *c, const uint8_t *body, size_t len)
 {
 	struct serve_status st = { 0 };
-	struct ex_batch b = { 0 };
+	struct serve_ex_batch b = { 0 };
 	struct ex_task *tasks = NULL;
 	struct ex_result *res = NULL;
 	Tensorflow__Serving__InferenceResult *ir = NULL, **irp = NULL;
@@ -1446,7 +1380,7 @@ static void grpc_multi(struct rctx *c, const uint8_t *body, size_t len)
 	for (size_t i = 0; i < nt; i++)
 		if (ex_task_runnable(c, &tasks[i], &st) < 0)
 			goto fail;
-	if (ex_batch_from_input(rq->input, &b, &st) < 0)
+	if (serve_ex_batch_from_input(rq->input, &b, &st) < 0)
 		goto fail;
 	if (!ex_gate(c, &st)) {
 		c = NULL;
@@ -1499,7 +1433,7 @@ done:
 	free(irp);
 	free(res);
 	free(tasks);
-	ex_batch_clear(&b);
+	serve_ex_batch_clear(&b);
 	if (rq)
 		tensorflow__serving__multi_inference_request__free_unpacked(rq, NULL);
 }
@@ -1513,7 +1447,7 @@ static void rest_examples(struct rctx *c, const struct serve_model_request *mr, 
 		finish_error(c, &st);
 		return;
 	}
-	struct ex_batch b = { re.examples, re.n, re.context, re.has_context };
+	struct serve_ex_batch b = { re.examples, re.n, re.context, re.has_context };
 	char signame[1024];
 	snprintf(signame, sizeof(signame), "%s", re.signature_name ? re.signature_name : "");
 	free(re.signature_name);

@@ -3,6 +3,7 @@
 a throw-away PKI made with the openssl CLI, and a managed server process."""
 import os
 import re
+import struct
 import signal
 import subprocess
 import sys
@@ -123,3 +124,26 @@ class Server:
                 self.p.wait()
         os.unlink(self.log.name)
         return self.p.returncode
+
+
+# TFRecord framing (warmup files): CRC-32C, masked as TensorFlow does.
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
+
+
+def masked(c):
+    return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def tfrecord(records, corrupt=False):
+    out = b""
+    for r in records:
+        n = struct.pack("<Q", len(r))
+        dcrc = masked(crc32c(r)) ^ (1 if corrupt else 0)
+        out += n + struct.pack("<I", masked(crc32c(n))) + r + struct.pack("<I", dcrc)
+    return out

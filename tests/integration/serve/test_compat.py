@@ -17,7 +17,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Server, check, free_port, gen_stubs, make_pki, summary, write_ssl_config  # noqa: E402
+from common import (Server, check, free_port, gen_stubs, make_pki, summary,  # noqa: E402
+                    tfrecord, write_ssl_config)
 
 EXE, PROTO = sys.argv[1], sys.argv[2]
 TD = os.path.join(os.environ.get("CCSERVE_SHARED_TESTDATA", ""), "tfserving")
@@ -293,6 +294,46 @@ for variant in ("saved_model_half_plus_two_cpu", "saved_model_half_plus_two_tf2_
     check(tag + ": REST wrong type -> 400 with error", code == 400 and "error" in json.loads(body), body)
     ch.close()
     check(tag + ": SIGTERM exit 0", srv.stop() == 0)
+
+# Warmup records over tf.Example (ClassifyLog, RegressLog, MultiInferenceLog)
+# replayed when the TF1 model loads.
+import prediction_log_pb2  # noqa: E402
+wm = os.path.join(tmp, "warm", "123")
+shutil.copytree(os.path.join(TD, "saved_model_half_plus_two_cpu", "00000123"), wm)
+os.makedirs(os.path.join(wm, "assets.extra"), exist_ok=True)
+recs = []
+pl = prediction_log_pb2.PredictionLog()
+pl.regress_log.request.model_spec.signature_name = "regress_x_to_y"
+pl.regress_log.request.input.example_list.examples.add().features.feature["x"].float_list.value.append(1.0)
+recs.append(pl.SerializeToString())
+pl = prediction_log_pb2.PredictionLog()
+pl.classify_log.request.model_spec.signature_name = "classify_x_to_y"
+pl.classify_log.request.input.example_list.examples.add().features.feature["x"].float_list.value.append(1.0)
+recs.append(pl.SerializeToString())
+pl = prediction_log_pb2.PredictionLog()
+t = pl.multi_inference_log.request.tasks.add()
+t.model_spec.signature_name = "regress_x_to_y2"
+t.method_name = "tensorflow/serving/regress"
+pl.multi_inference_log.request.input.example_list.examples.add().features.feature["x"].float_list.value.append(3.0)
+recs.append(pl.SerializeToString())
+open(os.path.join(wm, "assets.extra", "tf_serving_warmup_requests"), "wb").write(tfrecord(recs))
+srv = Server(EXE, ["--port=%d" % free_port(), "--rest_api_port=%d" % free_port(),
+                   "--model_base_path=" + os.path.dirname(wm), "--ssl_config_file=" + ssl_cfg])
+check("tf.Example warmup records replayed at load", "3 warmup requests replayed" in srv.text(),
+      srv.text()[-800:])
+check("warmup server stops", srv.stop() == 0)
+# a record whose Example lacks the required feature fails the version's load
+pl = prediction_log_pb2.PredictionLog()
+pl.regress_log.request.model_spec.signature_name = "regress_x_to_y"
+pl.regress_log.request.input.example_list.examples.add()
+open(os.path.join(wm, "assets.extra", "tf_serving_warmup_requests"), "wb").write(
+    tfrecord([pl.SerializeToString()]))
+srv = Server(EXE, ["--port=%d" % free_port(), "--rest_api_port=%d" % free_port(),
+                   "--model_base_path=" + os.path.dirname(wm), "--ssl_config_file=" + ssl_cfg],
+             timeout=15)
+text = srv.text()
+srv.stop()
+check("bad tf.Example warmup record fails the load", "Feature: x" in text, text[-800:])
 
 shutil.rmtree(tmp, ignore_errors=True)
 sys.exit(summary())

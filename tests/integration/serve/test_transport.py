@@ -17,7 +17,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import Server, check, free_port, gen_stubs, make_pki, summary, write_ssl_config  # noqa: E402
+from common import (Server, check, free_port, gen_stubs, make_pki, summary,  # noqa: E402
+                    tfrecord, write_ssl_config)
 
 EXE, PROTO, CCVOL = sys.argv[1], sys.argv[2], sys.argv[3]
 tmp = tempfile.mkdtemp(prefix="ccserve-it-")
@@ -338,28 +339,6 @@ rc = srv.stop(signal.SIGTERM)
 check("SIGTERM -> exit 0", rc == 0, rc)
 
 # --- Warmup, batching, SIGHUP ----------------------------------------------------------
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-    return crc ^ 0xFFFFFFFF
-
-
-def masked(c):
-    return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def tfrecord(records, corrupt=False):
-    out = b""
-    for r in records:
-        n = struct.pack("<Q", len(r))
-        dcrc = masked(crc32c(r)) ^ (1 if corrupt else 0)
-        out += n + struct.pack("<I", masked(crc32c(n))) + r + struct.pack("<I", dcrc)
-    return out
-
-
 import prediction_log_pb2  # noqa: E402
 wbase = os.path.join(tmp, "warm")
 for v, corrupt in ((1, False), (2, True)):
