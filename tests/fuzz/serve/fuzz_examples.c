@@ -11,6 +11,7 @@
 
 #include "ccserve/serve.h"
 #include "example.pb-c.h"
+#include "../fuzz_fail.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -18,7 +19,7 @@ static void check_example(const struct serve_bytes *b)
 {
 	Tensorflow__Example *e = tensorflow__example__unpack(NULL, b->len, b->data);
 	if (!e)
-		abort();
+		fuzz_fail();
 	tensorflow__example__free_unpacked(e, NULL);
 }
 
