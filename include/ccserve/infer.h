@@ -159,7 +159,8 @@ struct infer_model;
  * upstream) as inputs and the nodes nothing consumes as outputs; for ONNX,
  * "serving_default" has the graph inputs (minus initializers) and outputs,
  * keyed by their names.  A SavedModel keeps its SignatureDefs; a signature
- * whose subgraph cannot be compiled (unsupported op, string inputs) is
+ * whose subgraph cannot be compiled (unsupported op, string inputs other
+ * than serialized tf.Example feeding ParseExample) is
  * listed with available = false and the cause, and the load fails only
  * when no signature is available.
  * Errors: -ENOENT / INFER_E_NOT_FOUND (no model file), INFER_E_FORMAT,
@@ -252,7 +253,12 @@ struct infer_tensor {
 
 /*
  * Run signature sig (NULL = "serving_default") on inputs (n_inputs tensors,
- * one per signature input, matched by name; data borrowed).
+ * one per signature input, matched by name; data borrowed).  For TensorFlow
+ * models an input may have another rank than the signature declares (as
+ * TensorFlow feeds it); when the graph cannot run on that shape the run
+ * fails INFER_E_BAD_INPUT.  Signatures over serialized tf.Example
+ * (features != NULL) fail INFER_E_BAD_INPUT here: use
+ * infer_model_run_examples().
  *
  * outputs: n_outputs entries.  If n_outputs == 0 nothing is returned (the
  * run still happens).  Each entry names the signature output it wants
