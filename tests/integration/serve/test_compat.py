@@ -335,5 +335,83 @@ text = srv.text()
 srv.stop()
 check("bad tf.Example warmup record fails the load", "Feature: x" in text, text[-800:])
 
+# A classify signature with string class labels, built here: the engine
+# computes no strings, so Classify answers UNIMPLEMENTED naming "classes";
+# the same graph's scores-only signature classifies.
+import saved_model_pb2  # noqa: E402
+sm = saved_model_pb2.SavedModel()
+mg = sm.meta_graphs.add()
+mg.meta_info_def.tags.append("serve")
+g = mg.graph_def
+
+
+def node(name, op, inputs=(), **attrs):
+    n = g.node.add()
+    n.name, n.op = name, op
+    n.input.extend(inputs)
+    for k, v in attrs.items():
+        n.attr[k].CopyFrom(v)
+    return n
+
+
+def strconst(name, vals, shape):
+    n = node(name, "Const")
+    n.attr["dtype"].type = types_pb2.DT_STRING
+    t = n.attr["value"].tensor
+    t.dtype = types_pb2.DT_STRING
+    for d in shape:
+        t.tensor_shape.dim.add().size = d
+    t.string_val.extend(vals)
+
+
+node("ser", "Placeholder").attr["dtype"].type = types_pb2.DT_STRING
+strconst("names", [], [0])
+strconst("k", [b"x"], [])
+d = node("d", "Const")
+d.attr["dtype"].type = types_pb2.DT_FLOAT
+d.attr["value"].tensor.dtype = types_pb2.DT_FLOAT
+d.attr["value"].tensor.tensor_shape.dim.add().size = 0
+pe = node("pe", "ParseExample", ["ser", "names", "k", "d"])
+pe.attr["Nsparse"].i = 0
+pe.attr["Ndense"].i = 1
+pe.attr["Tdense"].list.type.append(types_pb2.DT_FLOAT)
+pe.attr["dense_shapes"].list.shape.add().dim.add().size = 2
+pe.attr["sparse_types"].list.SetInParent()
+node("scores", "Identity", ["pe:0"]).attr["T"].type = types_pb2.DT_FLOAT
+strconst("classes", [b"a", b"b"], [1, 2])
+for name, outs in (("cls", ("scores", "classes")), ("cls_scores", ("scores",))):
+    sd = mg.signature_def[name]
+    sd.method_name = "tensorflow/serving/classify"
+    sd.inputs["inputs"].name, sd.inputs["inputs"].dtype = "ser:0", types_pb2.DT_STRING
+    for o in outs:
+        sd.outputs[o].name = o + ":0"
+        sd.outputs[o].dtype = types_pb2.DT_STRING if o == "classes" else types_pb2.DT_FLOAT
+cm = os.path.join(tmp, "cls", "1")
+os.makedirs(cm)
+open(os.path.join(cm, "saved_model.pb"), "wb").write(sm.SerializeToString())
+srv = Server(EXE, ["--port=%d" % free_port(), "--rest_api_port=%d" % free_port(),
+                   "--model_base_path=" + os.path.dirname(cm), "--ssl_config_file=" + ssl_cfg])
+check("classes model serves", srv.grpc_port is not None, srv.text()[-800:])
+if srv.grpc_port:
+    ch = grpc.secure_channel("127.0.0.1:%d" % srv.grpc_port,
+                             grpc.ssl_channel_credentials(root_certificates=pki["ca.pem"]))
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(ch)
+    cr = classification_pb2.ClassificationRequest()
+    cr.model_spec.name = "default"
+    cr.model_spec.signature_name = "cls"
+    cr.input.example_list.examples.add().features.feature["x"].float_list.value.extend([0.25, 0.75])
+    try:
+        stub.Classify(cr, timeout=30)
+        check("Classify with DT_STRING classes -> UNIMPLEMENTED", False, "succeeded")
+    except grpc.RpcError as e:
+        check("Classify with DT_STRING classes -> UNIMPLEMENTED",
+              e.code() == grpc.StatusCode.UNIMPLEMENTED and '"classes"' in e.details(), e.details())
+    cr.model_spec.signature_name = "cls_scores"
+    r = stub.Classify(cr, timeout=30)
+    got = [[(c.label, c.score) for c in cl.classes] for cl in r.result.classifications]
+    check("Classify scores [batch, 2] -> two classes", got == [[("", 0.25), ("", 0.75)]], got)
+    ch.close()
+check("classes server stops", srv.stop() == 0)
+
 shutil.rmtree(tmp, ignore_errors=True)
 sys.exit(summary())
