@@ -971,9 +971,8 @@ static int feature_value(json_object *v, const char *name, enum fkind *kind, str
 	case json_type_boolean:
 		return pb_varint(list, json_object_get_boolean(v) ? 1 : 0);
 	case json_type_int: {
-		errno = 0;
 		int64_t x = json_object_get_int64(v);
-		if (x == INT64_MAX && errno == ERANGE)
+		if (x == INT64_MAX && json_object_get_uint64(v) > (uint64_t)INT64_MAX)
 			return serve_status_set(st, SERVE_INVALID_ARGUMENT,
 						"Feature: %s has uint64 element. Only int64 is supported.",
 						name), -EINVAL;
@@ -1129,9 +1128,9 @@ int serve_rest_parse_examples(const char *body, size_t len, const struct serve_l
 			goto bad;
 		}
 	}
-	/* the serialized Examples are smaller than their JSON: the body cap
-	 * bounds each one */
-	size_t max = len + 64;
+	/* a serialized Example is at most about 1.3 times its JSON (many
+	 * empty features): the body size bounds each one */
+	size_t max = 2 * len + 1024;
 	if (json_object_object_get_ex(doc, "context", &ctx)) {
 		if ((rc = example_from_json(ctx, max, &r.context, st)) < 0)
 			goto bad;

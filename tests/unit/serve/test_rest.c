@@ -220,6 +220,8 @@ static void test_examples(void **state)
 		{ "{\"examples\": {}}", "Expecting 'examples' value to be an list/array" },
 		{ "{\"signature_name\": \"s\"}", "key 'examples' is expected and was not found" },
 		{ "{\"examples\": [{\"x\": 1e300}]}", "as float" },
+		{ "{\"examples\": [{\"x\": 18446744073709551615}]}",
+		  "Feature: x has uint64 element. Only int64 is supported." },
 		{ "{\"examples\": [{\"x\": {\"b64\": \"!\"}}]}", "Unable to base64 decode" },
 		{ "{\"context\": 3, \"examples\": [{}]}", "Example must be JSON object" },
 		{ "[1]", "Is not object" },
@@ -233,6 +235,20 @@ static void test_examples(void **state)
 			fail_msg("%s: rc %d code %d msg %s", bad[i].body, rc, st.code, st.msg);
 		assert_null(r.examples);
 	}
+
+	/* many empty features: the serialized Example is about as large as
+	 * its JSON and must still fit the per-Example cap */
+	struct cc_buf big;
+	cc_buf_init(&big, 0, false);
+	cc_buf_puts(&big, "{\"examples\": [{");
+	for (int i = 0; i < 2000; i++)
+		cc_buf_printf(&big, "%s\"%d\":[]", i ? "," : "", i);
+	cc_buf_puts(&big, "}]}");
+	assert_int_equal(serve_rest_parse_examples((const char *)big.data, big.len, NULL, &r, &st), 0);
+	assert_int_equal(r.n, 1);
+	assert_true(r.examples[0].len > big.len / 2);
+	serve_rest_examples_clear(&r);
+	cc_buf_free(&big);
 
 	/* results */
 	float v[4] = { 2.5f, 3.0f, 0.1f, -1.0f };
