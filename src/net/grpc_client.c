@@ -891,15 +891,9 @@ fail:
 	return r;
 }
 
-static void call_task(struct net_task *t)
+/* Queue k and get it going (loop thread). */
+static void call_enqueue(struct net_grpc_client *c, struct call *k)
 {
-	struct call *k = (struct call *)((char *)t - offsetof(struct call, task));
-	struct net_grpc_client *c = k->c;
-	if (atomic_load(&c->closing)) {
-		atomic_fetch_sub(&c->n_queued, 1);
-		call_finish(k, NET_E_CANCELLED, NET_GRPC_CANCELLED, "client closed");
-		return;
-	}
 	k->prev = c->pending_tail;
 	k->next = NULL;
 	if (c->pending_tail)
@@ -909,6 +903,18 @@ static void call_task(struct net_task *t)
 	c->pending_tail = k;
 	gc_arm_timer(c, k->deadline_ns);
 	gc_kick(c);
+}
+
+static void call_task(struct net_task *t)
+{
+	struct call *k = (struct call *)((char *)t - offsetof(struct call, task));
+	struct net_grpc_client *c = k->c;
+	if (atomic_load(&c->closing)) {
+		atomic_fetch_sub(&c->n_queued, 1);
+		call_finish(k, NET_E_CANCELLED, NET_GRPC_CANCELLED, "client closed");
+		return;
+	}
+	call_enqueue(c, k);
 }
 
 static int pairs_add(struct cc_buf *b, const char *name, const char *value, size_t *n)
@@ -1135,12 +1141,13 @@ int net_grpc_client_call_async(struct net_grpc_client *c, const char *method,
 		return NET_E_STATE;
 	}
 	k->task.fn = call_task;
-	if (net_loop_is_current(c->loop) && c->st != GC_IDLE) {
+	if (net_loop_is_current(c->loop) && c->st != GC_IDLE && !atomic_load(&c->closing)) {
 		/* On the loop thread with a connection up or coming: queue it
 		 * now; the flush at the end of this iteration sends it with
-		 * every other call started in it.  (Without a connection, the
-		 * task keeps a failing connect from calling done re-entrantly.) */
-		call_task(&k->task);
+		 * every other call started in it.  Otherwise the task runs it
+		 * later, so done is never called from inside this function
+		 * (a failing connect or a closing client). */
+		call_enqueue(c, k);
 	} else {
 		loop_post_task(c->loop, &k->task);
 	}
