@@ -114,6 +114,7 @@ struct net_grpc_client {
 	struct net_timer timer;
 	struct net_defer flush_d;
 	struct net_task free_task;
+	bool in_flush; /* gc_flush is on the stack */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool freed_on_loop;
@@ -364,6 +365,11 @@ static ssize_t data_read_cb(nghttp2_session *s, int32_t stream_id, uint8_t *buf,
 			    uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
 	struct call *k = src->ptr;
+	/* A call ended locally (deadline) and recycled is no longer this
+	 * stream's: never read another call's body (the stream is being
+	 * reset anyway). */
+	if (nghttp2_session_get_stream_user_data(s, stream_id) != k)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	size_t n = k->body_len - k->body_off;
 	if (n > length)
 		n = length;
@@ -507,7 +513,18 @@ static void gc_read(struct net_grpc_client *c)
 	}
 }
 
+static void gc_flush_now(struct net_grpc_client *c);
+
 static void gc_flush(struct net_grpc_client *c)
+{
+	bool outer = !c->in_flush;
+	c->in_flush = true;
+	gc_flush_now(c);
+	if (outer)
+		c->in_flush = false;
+}
+
+static void gc_flush_now(struct net_grpc_client *c)
 {
 	if (c->st != GC_READY)
 		return;
@@ -1141,12 +1158,15 @@ int net_grpc_client_call_async(struct net_grpc_client *c, const char *method,
 		return NET_E_STATE;
 	}
 	k->task.fn = call_task;
-	if (net_loop_is_current(c->loop) && c->st != GC_IDLE && !atomic_load(&c->closing)) {
+	if (net_loop_is_current(c->loop) && c->st != GC_IDLE && !c->in_flush &&
+	    !atomic_load(&c->closing)) {
 		/* On the loop thread with a connection up or coming: queue it
 		 * now; the flush at the end of this iteration sends it with
 		 * every other call started in it.  Otherwise the task runs it
 		 * later, so done is never called from inside this function
-		 * (a failing connect or a closing client). */
+		 * (a failing connect or a closing client), and a call that
+		 * fails as it is submitted (inside the flush) cannot start
+		 * its successor in the same flush, again and again. */
 		call_enqueue(c, k);
 	} else {
 		loop_post_task(c->loop, &k->task);
