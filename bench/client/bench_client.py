@@ -109,6 +109,7 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--verbose", action="store_true", help="print every repeat's req/s")
     a = ap.parse_args()
     if not shutil.which("h2load"):
         print("SKIP: h2load (nghttp2-client) not installed")
@@ -164,6 +165,9 @@ def main():
                 print("%-11s %13.0f %15.0f %6.2f %16.2f   %.1f, %.1f" % (
                     name, h, cc, cc / h if h else 0, cw / h if h else 0,
                     statistics.median(hcpu), statistics.median(ccpu)))
+                if a.verbose:
+                    print("  each run, h2load: %s; ccclient: %s" % (
+                        " ".join("%.0f" % x for x in hs), " ".join("%.0f" % x for x in cs)))
         finally:
             srv.terminate()
             try:
