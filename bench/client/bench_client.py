@@ -10,8 +10,11 @@ and repeated, h2load and ccclient at
   64 conns   (64 connections, one call each: h2load -c64 -m1, ccclient --cnum 64)
 and prints requests/s of each (median of the repeats), the ratio
 ccclient / h2load, and each client's own CPU time per request (user + system,
-which does not depend on how busy the shared machine is).  h2load's rate
-includes its connection set-up (TLS handshakes); ccclient's excludes it.  h2load counts an HTTP 200 as success and cannot see
+which depends much less on how busy the shared machine is than requests/s).
+h2load's rate includes its connection set-up (TLS handshakes); ccclient's
+excludes it, so a second ratio counts ccclient's set-up time too (the set-up
+phase's wall time, taken as its slowest connection: connections come up
+concurrently).  h2load counts an HTTP 200 as success and cannot see
 grpc-status; ccclient's own count of OK answers shows the bytes are a valid
 request.  --smoke: tiny counts, nothing judged.
 
@@ -93,7 +96,9 @@ def ccclient(exe, base, n, c, m):
     j = json.loads(r.stdout)
     if j["requests"]["ok"] != per * c:
         raise RuntimeError("ccclient: %s" % j["requests"])
-    return j["requests_per_s"]
+    setup_s = j["connection_setup"]["ms"]["max"] / 1e3
+    with_setup = per * c / (j["e2e_time_s"] + setup_s) if j["e2e_time_s"] + setup_s > 0 else 0
+    return j["requests_per_s"], with_setup
 
 
 def main():
@@ -104,6 +109,7 @@ def main():
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--verbose", action="store_true", help="print every repeat's req/s")
     a = ap.parse_args()
     if not shutil.which("h2load"):
         print("SKIP: h2load (nghttp2-client) not installed")
@@ -143,18 +149,25 @@ def main():
             url = "https://127.0.0.1:%d" % port
             print("server: %s, TLS, gRPC; request: %d bytes (gRPC frame), %d requests per run, "
                   "median of %d" % (engine, size, n, repeats))
-            print("%-11s %13s %15s %6s   %s" % ("config", "h2load req/s", "ccclient req/s", "ratio",
-                                               "CPU us/req h2load, ccclient"))
+            print("%-11s %13s %15s %6s %16s   %s" % (
+                "config", "h2load req/s", "ccclient req/s", "ratio", "ratio w/ set-up",
+                "CPU us/req h2load, ccclient"))
             for name, c, m in (("1 stream", 1, 1), ("64 streams", 1, 64), ("64 conns", 64, 1)):
-                hs, cs, hcpu, ccpu = [], [], [], []
+                hs, cs, cws, hcpu, ccpu = [], [], [], [], []
                 for _ in range(repeats):
                     hs.append(h2load(url, reqfile, n, c, m))
                     hcpu.append(CPU["last"] * 1e6 / n)
-                    cs.append(ccclient(a.ccclient, base, n, c, m))
+                    rate, with_setup = ccclient(a.ccclient, base, n, c, m)
+                    cs.append(rate)
+                    cws.append(with_setup)
                     ccpu.append(CPU["last"] * 1e6 / (max(1, n // c) * c))
-                h, cc = statistics.median(hs), statistics.median(cs)
-                print("%-11s %13.0f %15.0f %6.2f   %.1f, %.1f" % (
-                    name, h, cc, cc / h if h else 0, statistics.median(hcpu), statistics.median(ccpu)))
+                h, cc, cw = statistics.median(hs), statistics.median(cs), statistics.median(cws)
+                print("%-11s %13.0f %15.0f %6.2f %16.2f   %.1f, %.1f" % (
+                    name, h, cc, cc / h if h else 0, cw / h if h else 0,
+                    statistics.median(hcpu), statistics.median(ccpu)))
+                if a.verbose:
+                    print("  each run, h2load: %s; ccclient: %s" % (
+                        " ".join("%.0f" % x for x in hs), " ".join("%.0f" % x for x in cs)))
         finally:
             srv.terminate()
             try:

@@ -3,7 +3,18 @@
  * HTTP/2 gRPC client on a net_loop: one connection (TLS with ALPN h2, or
  * plaintext prior knowledge), unary calls multiplexed as streams up to the
  * server's SETTINGS_MAX_CONCURRENT_STREAMS, the rest queued.  Calls are
- * created on any thread and handed to the loop as tasks.
+ * created on any thread and handed to the loop as tasks; a call started on
+ * the loop's own thread (from a done callback, as a load generator does)
+ * joins the queue directly.
+ *
+ * Per-call cost is kept small: the constant part of a call's header list
+ * (:method, :scheme, :path, :authority, content-type, te,
+ * grpc-accept-encoding, grpc-encoding, grpc-timeout) is built once per
+ * (method, timeout) and shared by every call as an nghttp2 nv array over
+ * stable storage; call objects and their buffers are pooled per client; all
+ * output produced in one loop iteration leaves in one write (one TLS
+ * record sequence per SSL_write); TLS reads use read-ahead, so a burst of
+ * answers costs one read() rather than two per record.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,6 +30,16 @@
 #include "internal.h"
 
 #define GC_OUT_HIGH (256u * 1024u)
+/* Constant headers per call: see const_pairs(). */
+#define GC_CONST_HDRS 9
+/* Distinct (method, timeout) header blocks cached per client; calls beyond
+ * that build their header list per call. */
+#define GC_HDR_CACHE 16
+/* Pooled call objects per client, and the largest buffers a pooled call
+ * keeps (bigger ones are freed when the call ends). */
+#define GC_POOL_MAX 256
+#define GC_POOL_KEEP_BUF (64u * 1024u)
+#define GC_POOL_KEEP_NV 64
 
 enum gc_state {
 	GC_IDLE = 0,   /* no connection */
@@ -27,14 +48,27 @@ enum gc_state {
 	GC_READY,
 };
 
+/* The constant header list of calls to one method with one timeout.
+ * Immutable once published; lives as long as its client. */
+struct hdr_block {
+	uint32_t timeout_ms;
+	size_t nnv;
+	nghttp2_nv nva[GC_CONST_HDRS];
+	char timeout[16];
+	char method[]; /* NUL-terminated */
+};
+
 struct call {
 	struct net_grpc_client *c;
-	struct call *prev, *next; /* pending or active list */
+	struct call *prev, *next; /* pending or active list; pool link */
 	int32_t stream_id;
-	struct cc_buf hb;  /* header pairs */
-	nghttp2_nv *nva;
+	struct cc_buf hb;        /* per-call header strings (metadata, uncached) */
+	const nghttp2_nv *nva;   /* a cached block's array, or nv_own */
 	size_t nnv;
-	uint8_t *body;     /* prefix + message */
+	nghttp2_nv *nv_own;      /* per-call header list when one is needed */
+	size_t nv_cap;
+	uint8_t *body;           /* prefix + message */
+	size_t body_cap;
 	size_t body_len, body_off;
 	uint64_t deadline_ns;
 	net_grpc_done_fn done;
@@ -80,9 +114,21 @@ struct net_grpc_client {
 	struct net_timer timer;
 	struct net_defer flush_d;
 	struct net_task free_task;
+	bool in_flush; /* gc_flush is on the stack */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool freed_on_loop;
+
+	/* Header blocks: entries [0, n_hblocks) are published (readers need
+	 * no lock); new ones are added under hmu. */
+	struct hdr_block *hblocks[GC_HDR_CACHE];
+	atomic_uint n_hblocks;
+	pthread_mutex_t hmu;
+	/* Finished call objects kept for reuse (any thread takes, the loop
+	 * thread gives back). */
+	pthread_mutex_t pool_mu;
+	struct call *pool;
+	unsigned n_pool;
 };
 
 static nghttp2_session_callbacks *gc_callbacks(void);
@@ -93,10 +139,83 @@ static void call_free(struct call *k)
 {
 	cc_buf_free(&k->hb);
 	cc_buf_free(&k->data);
-	free(k->nva);
+	free(k->nv_own);
 	free(k->body);
 	free(k->message);
 	free(k);
+}
+
+/* A call object for c: from the pool, or new.  Per-call fields are zero;
+ * pooled buffers keep their storage. */
+static struct call *call_get(struct net_grpc_client *c)
+{
+	pthread_mutex_lock(&c->pool_mu);
+	struct call *k = c->pool;
+	if (k) {
+		c->pool = k->next;
+		c->n_pool--;
+	}
+	pthread_mutex_unlock(&c->pool_mu);
+	if (!k) {
+		k = calloc(1, sizeof(*k));
+		if (!k)
+			return NULL;
+		cc_buf_init(&k->hb, 0, false);
+		cc_buf_init(&k->data, (size_t)c->max_message + NET_GRPC_PREFIX_LEN, false);
+	}
+	k->c = c;
+	k->prev = k->next = NULL;
+	return k;
+}
+
+/* Give k back to its client's pool (or free it), clearing what it held. */
+static void call_put(struct call *k)
+{
+	struct net_grpc_client *c = k->c;
+	free(k->message);
+	k->message = NULL;
+	if (k->data.cap > GC_POOL_KEEP_BUF) {
+		size_t max = k->data.max;
+		cc_buf_free(&k->data);
+		cc_buf_init(&k->data, max, false);
+	}
+	cc_buf_reset(&k->data);
+	if (k->hb.cap > GC_POOL_KEEP_BUF) {
+		cc_buf_free(&k->hb);
+		cc_buf_init(&k->hb, 0, false);
+	}
+	cc_buf_reset(&k->hb);
+	if (k->body_cap > GC_POOL_KEEP_BUF) {
+		free(k->body);
+		k->body = NULL;
+		k->body_cap = 0;
+	}
+	if (k->nv_cap > GC_POOL_KEEP_NV) {
+		free(k->nv_own);
+		k->nv_own = NULL;
+		k->nv_cap = 0;
+	}
+	k->nva = NULL;
+	k->nnv = 0;
+	k->stream_id = 0;
+	k->body_len = k->body_off = 0;
+	k->deadline_ns = 0;
+	k->done = NULL;
+	k->ud = NULL;
+	k->http_status = k->grpc_status = 0;
+	k->have_status = k->resp_gzip = false;
+	k->refused = 0;
+	pthread_mutex_lock(&c->pool_mu);
+	if (c->n_pool < GC_POOL_MAX) {
+		k->prev = NULL;
+		k->next = c->pool;
+		c->pool = k;
+		c->n_pool++;
+		k = NULL;
+	}
+	pthread_mutex_unlock(&c->pool_mu);
+	if (k)
+		call_free(k);
 }
 
 static void list_remove(struct call **head, struct call **tail, struct call *k)
@@ -178,7 +297,7 @@ static void call_finish(struct call *k, int err, int status_if_err, const char *
 	}
 	k->done(k->ud, &res);
 	free(plain);
-	call_free(k);
+	call_put(k);
 }
 
 static void fail_all(struct net_grpc_client *c, int err, bool pending_too)
@@ -246,6 +365,11 @@ static ssize_t data_read_cb(nghttp2_session *s, int32_t stream_id, uint8_t *buf,
 			    uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
 	struct call *k = src->ptr;
+	/* A call ended locally (deadline) and recycled is no longer this
+	 * stream's: never read another call's body (the stream is being
+	 * reset anyway). */
+	if (nghttp2_session_get_stream_user_data(s, stream_id) != k)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	size_t n = k->body_len - k->body_off;
 	if (n > length)
 		n = length;
@@ -380,10 +504,27 @@ static void gc_read(struct net_grpc_client *c)
 		}
 		if (c->st != GC_READY)
 			return;
+		/* A short read drained the socket (and, with TLS, nothing is
+		 * left in the read-ahead buffer): epoll is level-triggered and
+		 * reports what arrives later, so skip the read that would only
+		 * say EAGAIN. */
+		if ((size_t)n < sizeof(buf) && !(c->ssl && SSL_has_pending(c->ssl)))
+			return;
 	}
 }
 
+static void gc_flush_now(struct net_grpc_client *c);
+
 static void gc_flush(struct net_grpc_client *c)
+{
+	bool outer = !c->in_flush;
+	c->in_flush = true;
+	gc_flush_now(c);
+	if (outer)
+		c->in_flush = false;
+}
+
+static void gc_flush_now(struct net_grpc_client *c)
 {
 	if (c->st != GC_READY)
 		return;
@@ -563,6 +704,9 @@ static void gc_kick(struct net_grpc_client *c)
 			return;
 		}
 		SSL_set_connect_state(c->ssl);
+		/* Read whole bursts of records per read(), not a header and a
+		 * body per record. */
+		SSL_set_read_ahead(c->ssl, 1);
 	}
 	c->ev = EPOLLOUT;
 	if ((r = loop_add(c->loop, &c->io, c->ev)) < 0) {
@@ -711,6 +855,8 @@ int net_grpc_client_new(struct net_grpc_client **ret, struct net_loop *loop,
 	c->flush_d.fn = flush_cb;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
+	pthread_mutex_init(&c->hmu, NULL);
+	pthread_mutex_init(&c->pool_mu, NULL);
 	cc_buf_init(&c->out, 64u << 20, false);
 	int r = addr_split(o->address, c->host, sizeof(c->host), &c->port);
 	if (r < 0 || !c->host[0]) {
@@ -754,19 +900,17 @@ fail:
 	SSL_CTX_free(c->ctx);
 	free(c->server_name);
 	cc_buf_free(&c->out);
+	pthread_mutex_destroy(&c->mu);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->hmu);
+	pthread_mutex_destroy(&c->pool_mu);
 	free(c);
 	return r;
 }
 
-static void call_task(struct net_task *t)
+/* Queue k and get it going (loop thread). */
+static void call_enqueue(struct net_grpc_client *c, struct call *k)
 {
-	struct call *k = (struct call *)((char *)t - offsetof(struct call, task));
-	struct net_grpc_client *c = k->c;
-	if (atomic_load(&c->closing)) {
-		atomic_fetch_sub(&c->n_queued, 1);
-		call_finish(k, NET_E_CANCELLED, NET_GRPC_CANCELLED, "client closed");
-		return;
-	}
 	k->prev = c->pending_tail;
 	k->next = NULL;
 	if (c->pending_tail)
@@ -778,6 +922,18 @@ static void call_task(struct net_task *t)
 	gc_kick(c);
 }
 
+static void call_task(struct net_task *t)
+{
+	struct call *k = (struct call *)((char *)t - offsetof(struct call, task));
+	struct net_grpc_client *c = k->c;
+	if (atomic_load(&c->closing)) {
+		atomic_fetch_sub(&c->n_queued, 1);
+		call_finish(k, NET_E_CANCELLED, NET_GRPC_CANCELLED, "client closed");
+		return;
+	}
+	call_enqueue(c, k);
+}
+
 static int pairs_add(struct cc_buf *b, const char *name, const char *value, size_t *n)
 {
 	int r = cc_buf_append(b, name, strlen(name) + 1);
@@ -786,6 +942,149 @@ static int pairs_add(struct cc_buf *b, const char *name, const char *value, size
 	if (r == 0)
 		(*n)++;
 	return r;
+}
+
+struct hdr_pair {
+	const char *name, *value;
+};
+
+/* The headers every call of (method, timeout) sends, in this order;
+ * timeout is the formatted grpc-timeout or NULL. */
+static size_t const_pairs(const struct net_grpc_client *c, const char *method,
+			  const char *timeout, struct hdr_pair p[GC_CONST_HDRS])
+{
+	size_t n = 0;
+	p[n++] = (struct hdr_pair){":method", "POST"};
+	p[n++] = (struct hdr_pair){":scheme", c->tls ? "https" : "http"};
+	p[n++] = (struct hdr_pair){":path", method};
+	p[n++] = (struct hdr_pair){":authority", c->authority};
+	p[n++] = (struct hdr_pair){"content-type", "application/grpc"};
+	p[n++] = (struct hdr_pair){"te", "trailers"};
+	p[n++] = (struct hdr_pair){"grpc-accept-encoding", "identity,gzip"};
+	if (c->compress)
+		p[n++] = (struct hdr_pair){"grpc-encoding", "gzip"};
+	if (timeout)
+		p[n++] = (struct hdr_pair){"grpc-timeout", timeout};
+	return n;
+}
+
+static nghttp2_nv make_nv(const char *name, const char *value)
+{
+	return (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, strlen(name), strlen(value),
+			    NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+}
+
+static struct hdr_block *hdr_block_new(const struct net_grpc_client *c, const char *method,
+				       size_t method_len, uint32_t timeout_ms)
+{
+	size_t sz;
+	if (!cc_add_ok(sizeof(struct hdr_block) + 1, method_len, &sz))
+		return NULL;
+	struct hdr_block *b = calloc(1, sz);
+	if (!b)
+		return NULL;
+	b->timeout_ms = timeout_ms;
+	memcpy(b->method, method, method_len + 1);
+	if (timeout_ms)
+		net_grpc_timeout_format((uint64_t)timeout_ms * 1000000u, b->timeout,
+					sizeof(b->timeout));
+	/* Names and constant values are literals; method, authority and the
+	 * timeout live in the block or the client, as long as the block. */
+	struct hdr_pair p[GC_CONST_HDRS];
+	b->nnv = const_pairs(c, b->method, timeout_ms ? b->timeout : NULL, p);
+	for (size_t i = 0; i < b->nnv; i++)
+		b->nva[i] = make_nv(p[i].name, p[i].value);
+	return b;
+}
+
+static const struct hdr_block *hdr_find(struct net_grpc_client *c, unsigned from, unsigned to,
+					const char *method, uint32_t timeout_ms)
+{
+	for (unsigned i = from; i < to; i++) {
+		const struct hdr_block *b = c->hblocks[i];
+		if (b->timeout_ms == timeout_ms && strcmp(b->method, method) == 0)
+			return b;
+	}
+	return NULL;
+}
+
+/* The shared header block for (method, timeout_ms), built on first use;
+ * NULL when the cache is full or memory ran out (the caller then builds
+ * the list per call). */
+static const struct hdr_block *hdr_lookup(struct net_grpc_client *c, const char *method,
+					  uint32_t timeout_ms)
+{
+	unsigned n = atomic_load_explicit(&c->n_hblocks, memory_order_acquire);
+	const struct hdr_block *b = hdr_find(c, 0, n, method, timeout_ms);
+	if (b || n == GC_HDR_CACHE)
+		return b;
+	pthread_mutex_lock(&c->hmu);
+	unsigned n2 = atomic_load_explicit(&c->n_hblocks, memory_order_relaxed);
+	b = hdr_find(c, n, n2, method, timeout_ms);
+	if (!b && n2 < GC_HDR_CACHE) {
+		struct hdr_block *nb = hdr_block_new(c, method, strlen(method), timeout_ms);
+		if (nb) {
+			c->hblocks[n2] = nb;
+			atomic_store_explicit(&c->n_hblocks, n2 + 1, memory_order_release);
+		}
+		b = nb;
+	}
+	pthread_mutex_unlock(&c->hmu);
+	return b;
+}
+
+/* Point k's header list at the shared block when there is no metadata,
+ * else build it per call: the block's entries (or, without a block, copies
+ * of every pair) followed by copies of the metadata. */
+static int call_headers(struct net_grpc_client *c, struct call *k, const struct hdr_block *blk,
+			const char *method, uint32_t timeout_ms, const struct net_header *md,
+			size_t n_md)
+{
+	if (blk && n_md == 0) {
+		k->nva = blk->nva;
+		k->nnv = blk->nnv;
+		return 0;
+	}
+	size_t want;
+	if (!cc_add_ok(n_md, GC_CONST_HDRS, &want) || want > SIZE_MAX / sizeof(nghttp2_nv))
+		return NET_E_TOOBIG;
+	if (k->nv_cap < want) {
+		nghttp2_nv *nv = realloc(k->nv_own, want * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		k->nv_own = nv;
+		k->nv_cap = want;
+	}
+	size_t n = 0, copied = 0;
+	int r = 0;
+	cc_buf_reset(&k->hb);
+	if (blk) {
+		memcpy(k->nv_own, blk->nva, blk->nnv * sizeof(*k->nv_own));
+		n = blk->nnv;
+	} else {
+		char tb[16];
+		struct hdr_pair p[GC_CONST_HDRS];
+		if (timeout_ms)
+			net_grpc_timeout_format((uint64_t)timeout_ms * 1000000u, tb, sizeof(tb));
+		size_t np = const_pairs(c, method, timeout_ms ? tb : NULL, p);
+		for (size_t i = 0; r == 0 && i < np; i++)
+			r = pairs_add(&k->hb, p[i].name, p[i].value, &copied);
+	}
+	for (size_t i = 0; r == 0 && i < n_md; i++)
+		r = pairs_add(&k->hb, md[i].name, md[i].value, &copied);
+	if (r < 0)
+		return r;
+	/* hb no longer moves: point the entries into it. */
+	const uint8_t *p = k->hb.data;
+	for (size_t i = 0; i < copied; i++) {
+		const char *name = (const char *)p;
+		const char *value = name + strlen(name) + 1;
+		k->nv_own[n++] = make_nv(name, value);
+		p = (const uint8_t *)value + strlen(value) + 1;
+	}
+	k->nva = k->nv_own;
+	k->nnv = n;
+	return 0;
 }
 
 int net_grpc_client_call_async(struct net_grpc_client *c, const char *method,
@@ -810,14 +1109,11 @@ int net_grpc_client_call_async(struct net_grpc_client *c, const char *method,
 			if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
 				return NET_E_CONFIG;
 	}
-	struct call *k = calloc(1, sizeof(*k));
+	struct call *k = call_get(c);
 	if (!k)
 		return -ENOMEM;
-	k->c = c;
 	k->done = done;
 	k->ud = userdata;
-	cc_buf_init(&k->hb, 0, false);
-	cc_buf_init(&k->data, (size_t)c->max_message + NET_GRPC_PREFIX_LEN, false);
 	int r = 0;
 	uint8_t *gz = NULL;
 	size_t gzlen = 0;
@@ -834,69 +1130,51 @@ int net_grpc_client_call_async(struct net_grpc_client *c, const char *method,
 		r = NET_E_TOOBIG;
 		goto fail;
 	}
-	k->body = malloc(total);
-	if (!k->body) {
-		r = -ENOMEM;
-		goto fail;
+	if (k->body_cap < total) {
+		uint8_t *nb = malloc(total);
+		if (!nb) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		free(k->body);
+		k->body = nb;
+		k->body_cap = total;
 	}
 	if ((r = net_grpc_prefix_encode(k->body, c->compress, plen)) < 0)
 		goto fail;
 	if (plen)
 		memcpy(k->body + NET_GRPC_PREFIX_LEN, payload, plen);
 	k->body_len = total;
-	size_t n = 0;
-	r = pairs_add(&k->hb, ":method", "POST", &n);
-	if (r == 0)
-		r = pairs_add(&k->hb, ":scheme", c->tls ? "https" : "http", &n);
-	if (r == 0)
-		r = pairs_add(&k->hb, ":path", method, &n);
-	if (r == 0)
-		r = pairs_add(&k->hb, ":authority", c->authority, &n);
-	if (r == 0)
-		r = pairs_add(&k->hb, "content-type", "application/grpc", &n);
-	if (r == 0)
-		r = pairs_add(&k->hb, "te", "trailers", &n);
-	if (r == 0)
-		r = pairs_add(&k->hb, "grpc-accept-encoding", "identity,gzip", &n);
-	if (r == 0 && c->compress)
-		r = pairs_add(&k->hb, "grpc-encoding", "gzip", &n);
-	if (r == 0 && timeout_ms) {
-		char tb[16];
-		net_grpc_timeout_format((uint64_t)timeout_ms * 1000000u, tb, sizeof(tb));
-		r = pairs_add(&k->hb, "grpc-timeout", tb, &n);
-		k->deadline_ns = cc_mono_ns() + (uint64_t)timeout_ms * 1000000u;
-	}
-	for (size_t i = 0; r == 0 && i < n_md; i++)
-		r = pairs_add(&k->hb, md[i].name, md[i].value, &n);
-	if (r < 0)
-		goto fail;
-	k->nva = calloc(n, sizeof(*k->nva));
-	if (!k->nva) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	const uint8_t *p = k->hb.data;
-	for (size_t i = 0; i < n; i++) {
-		size_t nl = strlen((const char *)p);
-		const uint8_t *v = p + nl + 1;
-		size_t vl = strlen((const char *)v);
-		k->nva[i] = (nghttp2_nv){(uint8_t *)p, (uint8_t *)v, nl, vl,
-					 NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
-		p = v + vl + 1;
-	}
-	k->nnv = n;
 	free(gz);
+	gz = NULL;
+	if ((r = call_headers(c, k, hdr_lookup(c, method, timeout_ms), method, timeout_ms, md,
+			      n_md)) < 0)
+		goto fail;
+	if (timeout_ms)
+		k->deadline_ns = cc_mono_ns() + (uint64_t)timeout_ms * 1000000u;
 	if (atomic_fetch_add(&c->n_queued, 1) >= c->max_queued) {
 		atomic_fetch_sub(&c->n_queued, 1);
-		call_free(k);
+		call_put(k);
 		return NET_E_STATE;
 	}
 	k->task.fn = call_task;
-	loop_post_task(c->loop, &k->task);
+	if (net_loop_is_current(c->loop) && c->st != GC_IDLE && !c->in_flush &&
+	    !atomic_load(&c->closing)) {
+		/* On the loop thread with a connection up or coming: queue it
+		 * now; the flush at the end of this iteration sends it with
+		 * every other call started in it.  Otherwise the task runs it
+		 * later, so done is never called from inside this function
+		 * (a failing connect or a closing client), and a call that
+		 * fails as it is submitted (inside the flush) cannot start
+		 * its successor in the same flush, again and again. */
+		call_enqueue(c, k);
+	} else {
+		loop_post_task(c->loop, &k->task);
+	}
 	return 0;
 fail:
 	free(gz);
-	call_free(k);
+	call_put(k);
 	return r;
 }
 
@@ -1005,7 +1283,16 @@ void net_grpc_client_free(struct net_grpc_client *c)
 	SSL_CTX_free(c->ctx);
 	free(c->server_name);
 	cc_buf_free(&c->out);
+	for (unsigned i = 0; i < atomic_load(&c->n_hblocks); i++)
+		free(c->hblocks[i]);
+	while (c->pool) {
+		struct call *k = c->pool;
+		c->pool = k->next;
+		call_free(k);
+	}
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->hmu);
+	pthread_mutex_destroy(&c->pool_mu);
 	free(c);
 }

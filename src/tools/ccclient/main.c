@@ -212,7 +212,7 @@ static bool more(const struct client *c)
 /* ------------------------------------------------------------------------ */
 /* gRPC                                                                     */
 
-static void grpc_issue(struct slot *sl);
+static void grpc_issue(struct slot *sl, uint64_t now);
 
 static void slot_finished(struct client *c)
 {
@@ -238,18 +238,20 @@ static void grpc_done(void *userdata, const struct net_grpc_result *res)
 	}
 	record(c, sl->idx, sl->t_start, now, errkey, res->message, transport, res->msg, res->msg_len);
 	if (more(c))
-		grpc_issue(sl);
+		/* The next call starts now, unless record() printed a line
+		 * (that time is not the next call's). */
+		grpc_issue(sl, c->run->qout ? cc_mono_ns() : now);
 	else
 		slot_finished(c);
 }
 
-/* On the loop thread. */
-static void grpc_issue(struct slot *sl)
+/* On the loop thread; now is the call's start time. */
+static void grpc_issue(struct slot *sl, uint64_t now)
 {
 	struct client *c = sl->c;
 	struct run *run = c->run;
 	sl->idx = c->next_idx++;
-	sl->t_start = cc_mono_ns();
+	sl->t_start = now;
 	int e = net_grpc_client_call_async(c->gc, PREDICT_METHOD, NULL, 0, run->req, run->req_len,
 					   run->timeout_ms, grpc_done, sl);
 	if (e < 0) {
@@ -275,7 +277,7 @@ static void grpc_start_client(void *userdata)
 		return;
 	}
 	for (unsigned s = 0; s < n; s++)
-		grpc_issue(&c->slots[s]);
+		grpc_issue(&c->slots[s], cc_mono_ns());
 }
 
 static void grpc_setup_done(void *userdata, const struct net_grpc_result *res)

@@ -163,6 +163,18 @@ static void handler(void *ud, struct net_request *req)
 			hold(req);
 			return;
 		}
+		if (strncmp(path, "/test.Hdr/", 10) == 0) {
+			/* Tell what arrived: path, grpc-timeout, x-md, body. */
+			const char *to = net_request_header(req, "grpc-timeout");
+			const char *md = net_request_header(req, "x-md");
+			char out[512];
+			int n = snprintf(out, sizeof(out), "%s|%s|%s|%.*s", path, to ? to : "-",
+					 md ? md : "-", (int)len, (const char *)body);
+			struct net_grpc_response g = {.status = 0, .has_msg = true, .msg = out,
+						      .msg_len = (size_t)n};
+			net_grpc_send(req, &g);
+			return;
+		}
 		if (strcmp(path, "/test.Echo/Async") == 0) {
 			pthread_mutex_lock(&held_mu);
 			if (++inflight > max_inflight)
@@ -759,6 +771,136 @@ static void test_grpc_many_streams(void **state)
 	net_server_free(srv);
 }
 
+/* Calls over many (method, timeout, metadata) combinations, more than the
+ * client caches header blocks for, chained from the loop thread (each done
+ * callback starts the next call): every call must arrive with its own
+ * path, grpc-timeout, metadata and body. */
+#define HDR_CALLS 120
+struct hdr_ctx {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct net_grpc_client *g;
+	int next, done, ok, issue_errors;
+	char bad[256];
+};
+
+static void hdr_done(void *ud, const struct net_grpc_result *res);
+
+static void hdr_expect(int i, char *method, size_t msz, uint32_t *timeout_ms, char *md,
+		       size_t mdsz, char *body, size_t bsz, char *want, size_t wsz)
+{
+	snprintf(method, msz, "/test.Hdr/m%d", i % 24);
+	*timeout_ms = (i / 24) % 3 == 0 ? 0 : 20000u + (uint32_t)(i % 5);
+	if (i % 2)
+		snprintf(md, mdsz, "v%d", i);
+	else
+		md[0] = 0;
+	snprintf(body, bsz, "b%d", i);
+	char to[16] = "-";
+	if (*timeout_ms)
+		net_grpc_timeout_format((uint64_t)*timeout_ms * 1000000u, to, sizeof(to));
+	snprintf(want, wsz, "%s|%s|%s|%s", method, to, md[0] ? md : "-", body);
+}
+
+static void hdr_issue(struct hdr_ctx *h)
+{
+	char method[64], md[32], body[32], want[160];
+	uint32_t to;
+	int i = h->next++;
+	hdr_expect(i, method, sizeof(method), &to, md, sizeof(md), body, sizeof(body), want,
+		   sizeof(want));
+	struct net_header mh = {"x-md", md};
+	int rc = net_grpc_client_call_async(h->g, method, md[0] ? &mh : NULL, md[0] ? 1 : 0, body,
+					    strlen(body), to, hdr_done, (void *)(intptr_t)i);
+	if (rc != 0) {
+		h->issue_errors++;
+		h->done++;
+	}
+}
+
+static struct hdr_ctx *g_hdr;
+
+static void hdr_done(void *ud, const struct net_grpc_result *res)
+{
+	struct hdr_ctx *h = g_hdr;
+	int i = (int)(intptr_t)ud;
+	char method[64], md[32], body[32], want[160];
+	uint32_t to;
+	hdr_expect(i, method, sizeof(method), &to, md, sizeof(md), body, sizeof(body), want,
+		   sizeof(want));
+	pthread_mutex_lock(&h->mu);
+	h->done++;
+	if (res->err == 0 && res->status == 0 && res->msg_len == strlen(want) &&
+	    memcmp(res->msg, want, res->msg_len) == 0)
+		h->ok++;
+	else if (!h->bad[0])
+		snprintf(h->bad, sizeof(h->bad), "call %d: err %d status %d got \"%.*s\" want \"%s\"", i,
+			 res->err, res->status, res->msg ? (int)res->msg_len : 0,
+			 res->msg ? (const char *)res->msg : "", want);
+	if (h->next < HDR_CALLS)
+		hdr_issue(h);
+	pthread_cond_signal(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
+static void test_grpc_header_blocks_and_reuse(void **state)
+{
+	uint16_t port;
+	struct srv_cfg cfg = {0};
+	struct net_server *srv = start_server(&cfg, &port);
+	char addr[64];
+	snprintf(addr, sizeof(addr), "localhost:%u", port);
+	struct net_tls_opts tls = {.ca_pem = pki.ca_pem};
+	struct net_grpc_client_opts go = {.address = addr, .tls = &tls};
+	struct net_loop *loop;
+	assert_int_equal(net_loop_new(&loop), 0);
+	assert_int_equal(net_loop_start(loop), 0);
+	struct hdr_ctx h = {0};
+	pthread_mutex_init(&h.mu, NULL);
+	pthread_cond_init(&h.cv, NULL);
+	g_hdr = &h;
+	assert_int_equal(net_grpc_client_new(&h.g, loop, &go), 0);
+	/* Four chains in flight: the first calls from this thread, the rest
+	 * from done callbacks on the loop thread. */
+	pthread_mutex_lock(&h.mu);
+	for (int i = 0; i < 4; i++)
+		hdr_issue(&h);
+	while (h.done < HDR_CALLS)
+		pthread_cond_wait(&h.cv, &h.mu);
+	pthread_mutex_unlock(&h.mu);
+	if (h.bad[0])
+		print_message("%s\n", h.bad);
+	assert_int_equal(h.issue_errors, 0);
+	assert_int_equal(h.ok, HDR_CALLS);
+
+	/* Reused call objects: bodies and answers of changing sizes (above
+	 * and below what a pooled call keeps) never leak into each other. */
+	static const size_t sizes[] = {70000, 5, 0, 65536, 100, 3, 200000, 1};
+	uint8_t *buf = malloc(200000);
+	assert_non_null(buf);
+	for (int round = 0; round < 2; round++) {
+		for (size_t i = 0; i < CC_ARRAY_SIZE(sizes); i++) {
+			for (size_t j = 0; j < sizes[i]; j++)
+				buf[j] = (uint8_t)(j * 7 + i + (size_t)round);
+			struct net_grpc_reply rep;
+			assert_int_equal(net_grpc_client_call(h.g, "/test.Echo/Echo", NULL, 0, buf,
+							      sizes[i], 10000, &rep), 0);
+			assert_int_equal(rep.status, 0);
+			assert_int_equal(rep.msg_len, sizes[i]);
+			if (sizes[i])
+				assert_memory_equal(rep.msg, buf, sizes[i]);
+			net_grpc_reply_clear(&rep);
+		}
+	}
+	free(buf);
+	net_grpc_client_free(h.g);
+	net_loop_free(loop);
+	net_server_free(srv);
+	pthread_mutex_destroy(&h.mu);
+	pthread_cond_destroy(&h.cv);
+	g_hdr = NULL;
+}
+
 static void test_grpc_deadline_cancel(void **state)
 {
 	uint16_t port;
@@ -955,6 +1097,7 @@ int main(void)
 		cmocka_unit_test(test_max_connections),
 		cmocka_unit_test(test_grpc_unary),
 		cmocka_unit_test(test_grpc_many_streams),
+		cmocka_unit_test(test_grpc_header_blocks_and_reuse),
 		cmocka_unit_test(test_grpc_deadline_cancel),
 		cmocka_unit_test(test_conn_buffer_cap),
 		cmocka_unit_test(test_graceful_shutdown),
