@@ -445,6 +445,8 @@ static int add_storage(struct builder *b, size_t size, int rem)
 	return s;
 }
 
+static int value_storage(struct builder *b, int v);
+
 #define COPY_REM (1 << 28) /* srem of plan-made copies: never reused in place */
 
 /* The plain layout of a 4-D float value (IR order NHWC) as oneDNN sees
@@ -737,6 +739,63 @@ static int build_pool(struct builder *b, const struct ir_node *n,
 	dnnl_primitive_desc_destroy(pd);
 	return r;
 }
+/* Mean or max over H and W of a 4-D float tensor (a global pool) through
+ * oneDNN pooling on the input's own layout; the result is reordered to
+ * the plain output when oneDNN writes another layout.  Returns 1 when the
+ * reduction is not of that form (the reference kernel runs it). */
+static int build_global_pool(struct builder *b, const struct ir_node *n,
+			     const struct ir_params *pp, int out)
+{
+	int xv = n->in[0];
+	if (xv < 0 || b->v[xv].cval || b->v[xv].sh.rank != 4 || b->v[xv].dt != INFER_DT_FLOAT ||
+	    (n->a.red.op != IR_RMEAN && n->a.red.op != IR_RMAX) ||
+	    pp->mask[0] || !pp->mask[1] || !pp->mask[2] || pp->mask[3] ||
+	    b->v[out].dt != INFER_DT_FLOAT)
+		return 1;
+	const struct ir_shape *xs = &b->v[xv].sh;
+	int64_t N = xs->d[0], H = xs->d[1], W = xs->d[2], C = xs->d[3];
+	if (H < 1 || W < 1 || ir_shape_elems(&b->v[out].sh) != N * C)
+		return 1;
+	dnnl_memory_desc_t src, dst, pm;
+	int64_t dd[4] = { N, C, 1, 1 };
+	if (native_md(b, xv, &src) || dims_md(&dst, 4, dd, dnnl_format_tag_any) ||
+	    dims_md(&pm, 4, dd, dnnl_nhwc))
+		return 1;
+	dnnl_dims_t st = { 1, 1 }, k = { H, W }, dl = { 0, 0 }, pz = { 0, 0 };
+	dnnl_pooling_v2_desc_t pdsc;
+	if (dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference,
+					      n->a.red.op == IR_RMAX ? dnnl_pooling_max :
+					      dnnl_pooling_avg_exclude_padding,
+					      &src, &dst, st, k, dl, pz, pz))
+		return 1;
+	dnnl_primitive_attr_t attr;
+	if (make_attr(b, NULL, 0, -1, &attr))
+		return 1;
+	dnnl_primitive_desc_t pd;
+	dnnl_status_t s = dnnl_primitive_desc_create(&pd, &pdsc, attr, b->en->eng, NULL);
+	dnnl_primitive_attr_destroy(attr);
+	if (s)
+		return 1;
+	dst = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+	bool plain = dnnl_memory_desc_equal(&dst, &pm);
+	int r = value_storage(b, out);
+	int tmp = r || plain ? -1 : add_storage(b, dnnl_memory_desc_get_size(&dst), COPY_REM);
+	if (!r && tmp < -1)
+		r = tmp;
+	if (!r && b->v[xv].storage >= 0)
+		b->srem[b->v[xv].storage]--;
+	struct loc oloc = plain ? loc_native(b, out) : (struct loc){ tmp, NULL };
+	struct step *stp = r ? NULL : new_step(b, STEP_DNNL, n);
+	r = r ? r : stp ? 0 : -ENOMEM;
+	r = r ? r : add_arg(stp, DNNL_ARG_SRC, &src, loc_native(b, xv), false);
+	r = r ? r : add_arg(stp, DNNL_ARG_DST, &dst, oloc, false);
+	r = r ? r : finish_prim(b, stp, pd);
+	dnnl_primitive_desc_destroy(pd);
+	if (!r && !plain)
+		r = emit_reorder(b, n, &dst, oloc, &pm, loc_native(b, out));
+	return r;
+}
+
 /* 2-D matmul with constant B (and vector bias) through oneDNN; returns 1
  * when the case is not covered (the reference kernel runs it). */
 static int build_matmul(struct builder *b, const struct ir_node *n, int out)
@@ -1283,6 +1342,13 @@ int plan_build(struct infer_engine *en, struct ir_model *im,
 			if ((r = build_pool(&b, n, &pp, n->out[0])))
 				goto fail;
 			continue;
+		}
+		if (n->op == IR_REDUCE && n->n_out == 1) {
+			r = build_global_pool(&b, n, &pp, n->out[0]);
+			if (r < 0 || (r > 1))
+				goto fail;
+			if (r == 0)
+				continue;
 		}
 		for (int k = 0; k < n->n_in; k++)
 			if ((r = want_plain(&b, n->in[k], n)))

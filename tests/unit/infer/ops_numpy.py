@@ -287,6 +287,36 @@ def tf_cases(R):
         tg.node('z', 'AddV2', [d, xin], T=('type', F32))
     R.tf('layout_chain_odd_channels', chain, {'x': x}, ['y', 't', 'z', 'q'],
          [y, np.tanh(bb), z, pl], 1e-5)
+    # zero Pad + VALID max pool: folded into the pool's padding after a
+    # ReLU (the zeros never win), kept as a Pad on a tensor that can be
+    # negative; global mean / max over H, W of a conv output (oneDNN
+    # pooling on the blocked layout) with 5 channels
+    x, w1 = rnd(2, 8, 7, 3), rnd(3, 3, 3, 5)
+    a = conv_ref(x, w1, (1, 1), (1, 1), (1, 1, 1, 1))
+    ar = np.maximum(a, 0)
+    padded = np.pad(ar, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    padx = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    zero = (0, 0, 0, 0)
+
+    def padpool(tg):
+        xin = tg.ph('x')
+        pads = tg.const('pads', np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32))
+        c = tg.node('a', 'Conv2D', [xin, tg.const('w1', w1)], T=('type', F32),
+                    strides=('ints', [1, 1, 1, 1]), padding=b'SAME')
+        r = tg.node('ar', 'Relu', [c], T=('type', F32))
+        pr = tg.node('pr', 'Pad', [r, pads], T=('type', F32), Tpaddings=('type', I32))
+        tg.node('y', 'MaxPool', [pr], T=('type', F32), ksize=('ints', [1, 3, 3, 1]),
+                strides=('ints', [1, 2, 2, 1]), padding=b'VALID')
+        px = tg.node('px', 'Pad', [xin, pads], T=('type', F32), Tpaddings=('type', I32))
+        tg.node('z', 'MaxPool', [px], T=('type', F32), ksize=('ints', [1, 3, 3, 1]),
+                strides=('ints', [1, 2, 2, 1]), padding=b'VALID')
+        tg.node('m', 'Mean', [c, tg.const('ax', np.array([1, 2], np.int32))],
+                T=('type', F32), keep_dims=False)
+        tg.node('mx', 'Max', [r, tg.const('ax2', np.array([1, 2], np.int32))],
+                T=('type', F32), keep_dims=True)
+    R.tf('pad_maxpool_global_pool', padpool, {'x': x}, ['y', 'z', 'm', 'mx'],
+         [pool_ref(padded, (3, 3), (2, 2), zero, True), pool_ref(padx, (3, 3), (2, 2), zero, True),
+          a.mean(axis=(1, 2)), ar.max(axis=(1, 2), keepdims=True)], 1e-5)
     # pools, SAME (asymmetric) and VALID
     for mx in (True, False):
         for (h, w, k, s, pad) in [(7, 8, 3, 2, b'SAME'), (9, 9, 2, 2, b'VALID'), (6, 5, 3, 1, b'SAME')]:
