@@ -1350,6 +1350,23 @@ int plan_build(struct infer_engine *en, struct ir_model *im,
 			if (r == 0)
 				continue;
 		}
+		/* NCHW -> NHWC transpose (ONNX graph inputs): no copy, the
+		 * result is the same bytes in oneDNN's nchw layout */
+		if (n->op == IR_TRANSPOSE && n->in[0] >= 0 && !b.v[n->in[0]].cval &&
+		    !b.v[n->in[0]].md && ish[0].rank == 4 && idt[0] == INFER_DT_FLOAT &&
+		    pp.perm[0] == 0 && pp.perm[1] == 2 && pp.perm[2] == 3 && pp.perm[3] == 1) {
+			int sid = b.v[n->in[0]].storage, ov = n->out[0];
+			int64_t d[4] = { osh[0].d[0], osh[0].d[3], osh[0].d[1], osh[0].d[2] };
+			b.v[ov].md = malloc(sizeof(*b.v[ov].md));
+			if (!b.v[ov].md || dims_md(b.v[ov].md, 4, d, dnnl_nchw)) {
+				r = b.v[ov].md ? ir_fail(e, INFER_E_BACKEND, "'%s': bad dims", n->name) :
+						 -ENOMEM;
+				goto fail;
+			}
+			b.v[ov].storage = sid;
+			b.srem[sid] += b.vuses[ov] - 1;
+			continue;
+		}
 		for (int k = 0; k < n->n_in; k++)
 			if ((r = want_plain(&b, n->in[k], n)))
 				goto fail;
