@@ -7,7 +7,15 @@
  * chains resolve here), creates the oneDNN primitives (convolutions with
  * format_tag_any weights reordered once and cached per engine, pooling,
  * matmul), plans activation memory by liveness into one arena per
- * concurrent run, and pre-faults everything.  Running a plan copies the
+ * concurrent run, and pre-faults everything.
+ *
+ * Layouts: convolutions take format_tag_any sources and destinations, so
+ * oneDNN picks the activation layouts (nChw8c / nChw16c blocked on x86).
+ * A value stays in the layout its producer wrote (vinfo.md); convolutions,
+ * pooling and global pools read it there, reordering a conv's input only
+ * when the conv asked for another layout.  Every other consumer (reference
+ * kernels, views, graph outputs) reads the plain layout of the IR, made
+ * by one reorder step per value the first time it is needed.  Running a plan copies the
  * inputs in, executes the steps and copies the outputs out: no allocation.
  */
 #include <errno.h>
