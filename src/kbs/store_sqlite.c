@@ -186,12 +186,14 @@ static int step_done(sqlite3 *db, sqlite3_stmt *st, int *ret_changes)
 	return r;
 }
 
-static int be_meta_get(struct kbs_backend *b, const char *key, char **ret)
+/* The text column of the one row a keyed SELECT finds, as a new string in
+ * *ret (caller frees); `absent` when there is no such row. */
+static int get_text(struct sqlite_be *be, const char *sql, const char *key,
+		    int absent, char **ret)
 {
-	struct sqlite_be *be = (struct sqlite_be *)b;
 	sqlite3_stmt *st = NULL;
 	pthread_mutex_lock(&be->lock);
-	int r = prep(be->db, "SELECT value FROM meta WHERE key=?1", &st);
+	int r = prep(be->db, sql, &st);
 	if (!r)
 		r = bind_text(st, 1, key);
 	if (!r) {
@@ -201,12 +203,18 @@ static int be_meta_get(struct kbs_backend *b, const char *key, char **ret)
 			*ret = strdup(v ? v : "");
 			r = *ret ? 0 : -ENOMEM;
 		} else {
-			r = rc == SQLITE_DONE ? -ENOENT : sq_err(be->db, "read");
+			r = rc == SQLITE_DONE ? absent : sq_err(be->db, "read");
 		}
 	}
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&be->lock);
 	return r;
+}
+
+static int be_meta_get(struct kbs_backend *b, const char *key, char **ret)
+{
+	return get_text((struct sqlite_be *)b, "SELECT value FROM meta WHERE key=?1",
+			key, -ENOENT, ret);
 }
 
 static int be_meta_set(struct kbs_backend *b, const char *key, const char *val)
@@ -349,25 +357,8 @@ static int be_policy_put(struct kbs_backend *b, const char *name,
 
 static int be_policy_get(struct kbs_backend *b, const char *name, char **ret)
 {
-	struct sqlite_be *be = (struct sqlite_be *)b;
-	sqlite3_stmt *st = NULL;
-	pthread_mutex_lock(&be->lock);
-	int r = prep(be->db, "SELECT policy FROM policies WHERE name=?1", &st);
-	if (!r)
-		r = bind_text(st, 1, name);
-	if (!r) {
-		int rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW) {
-			const char *v = (const char *)sqlite3_column_text(st, 0);
-			*ret = strdup(v ? v : "");
-			r = *ret ? 0 : -ENOMEM;
-		} else {
-			r = rc == SQLITE_DONE ? KBS_E_NO_POLICY : sq_err(be->db, "read");
-		}
-	}
-	sqlite3_finalize(st);
-	pthread_mutex_unlock(&be->lock);
-	return r;
+	return get_text((struct sqlite_be *)b, "SELECT policy FROM policies WHERE name=?1",
+			name, KBS_E_NO_POLICY, ret);
 }
 
 static int be_policy_rm(struct kbs_backend *b, const char *name)

@@ -379,6 +379,14 @@ static int resolve(struct vol *v, const char *path, bool follow, ext2_ino_t *ret
 	return 0;
 }
 
+/* resolve() and read_inode() of what it finds. */
+static int lookup(struct vol *v, const char *path, bool follow, ext2_ino_t *ino,
+		  struct ext2_inode_large *in)
+{
+	int r = resolve(v, path, follow, ino);
+	return r ? r : read_inode(v, *ino, in);
+}
+
 static enum vol_ftype mode_type(uint32_t mode)
 {
 	if (LINUX_S_ISREG(mode))
@@ -428,9 +436,7 @@ static int do_stat(struct vol *v, const char *path, bool follow, struct vol_stat
 	pthread_mutex_lock(&v->lock);
 	ext2_ino_t ino;
 	struct ext2_inode_large in;
-	int r = resolve(v, path, follow, &ino);
-	if (!r)
-		r = read_inode(v, ino, &in);
+	int r = lookup(v, path, follow, &ino, &in);
 	pthread_mutex_unlock(&v->lock);
 	if (r < 0)
 		return r;
@@ -543,9 +549,7 @@ int vol_readdir(struct vol *v, const char *path, vol_readdir_fn fn, void *userda
 	pthread_mutex_lock(&v->lock);
 	ext2_ino_t ino;
 	struct ext2_inode_large in;
-	int r = resolve(v, path, true, &ino);
-	if (!r)
-		r = read_inode(v, ino, &in);
+	int r = lookup(v, path, true, &ino, &in);
 	if (!r && !LINUX_S_ISDIR(in.i_mode))
 		r = -ENOTDIR;
 	if (!r) {
@@ -619,6 +623,15 @@ static int read_link(struct vol *v, ext2_ino_t ino, struct ext2_inode_large *in,
 	return 0;
 }
 
+/* The target of symlink `ino` (whose inode is `in`); -EINVAL if it is not one. */
+static int link_target(struct vol *v, ext2_ino_t ino, struct ext2_inode_large *in,
+		       char **ret, size_t *ret_len)
+{
+	if (!LINUX_S_ISLNK(in->i_mode))
+		return -EINVAL;
+	return read_link(v, ino, in, ret, ret_len);
+}
+
 int vol_readlink_ino(struct vol *v, uint32_t ino, char **ret, size_t *ret_len)
 {
 	if (!v || !ret || !ret_len)
@@ -626,10 +639,8 @@ int vol_readlink_ino(struct vol *v, uint32_t ino, char **ret, size_t *ret_len)
 	struct ext2_inode_large in;
 	pthread_mutex_lock(&v->lock);
 	int r = ino_ok(v, ino, &in);
-	if (!r && !LINUX_S_ISLNK(in.i_mode))
-		r = -EINVAL;
 	if (!r)
-		r = read_link(v, ino, &in, ret, ret_len);
+		r = link_target(v, ino, &in, ret, ret_len);
 	pthread_mutex_unlock(&v->lock);
 	return r;
 }
@@ -641,13 +652,9 @@ int vol_readlink(struct vol *v, const char *path, char **ret, size_t *ret_len)
 	pthread_mutex_lock(&v->lock);
 	ext2_ino_t ino;
 	struct ext2_inode_large in;
-	int r = resolve(v, path, false, &ino);
+	int r = lookup(v, path, false, &ino, &in);
 	if (!r)
-		r = read_inode(v, ino, &in);
-	if (!r && !LINUX_S_ISLNK(in.i_mode))
-		r = -EINVAL;
-	if (!r)
-		r = read_link(v, ino, &in, ret, ret_len);
+		r = link_target(v, ino, &in, ret, ret_len);
 	pthread_mutex_unlock(&v->lock);
 	return r;
 }

@@ -4,6 +4,11 @@
  * directories (or files) given on the command line through
  * LLVMFuzzerTestOneInput, so the normal test run exercises each fuzz target's
  * committed corpus without libFuzzer.  Sanitizers report any crash.
+ *
+ * Built with -DFUZZ_FAILALLOC (and failalloc.c), it also replays every input
+ * once per allocation it makes, with that allocation failing: error paths
+ * must hold up when memory runs out (no crash, no hang; leaks are the ASan
+ * build's job, which runs the plain replay).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +22,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 
 #define REPLAY_MAX_INPUT (64u << 20)
+
+#ifdef FUZZ_FAILALLOC
+#include "failalloc.h"
+
+/* At most this many failure points per input (spread evenly over its
+ * allocations), so large inputs keep the run short. */
+#define FAILALLOC_MAX_POINTS 150u
+
+static unsigned long long failalloc_runs;
+
+static void run_failing(const uint8_t *buf, size_t n)
+{
+	/* Twice unarmed: the first call may initialise library state once. */
+	failalloc_arm(0);
+	LLVMFuzzerTestOneInput(buf, n);
+	failalloc_arm(0);
+	LLVMFuzzerTestOneInput(buf, n);
+	uint64_t total = failalloc_count();
+	uint64_t step = total > FAILALLOC_MAX_POINTS ? total / FAILALLOC_MAX_POINTS : 1;
+	for (uint64_t at = 1; at <= total; at += step) {
+		failalloc_arm(at);
+		LLVMFuzzerTestOneInput(buf, n);
+		failalloc_arm(0);
+		failalloc_runs++;
+	}
+}
+#endif
 
 static int replay_file(const char *path, unsigned *count)
 {
@@ -45,7 +77,11 @@ static int replay_file(const char *path, unsigned *count)
 		return -1;
 	}
 	fclose(f);
+#ifdef FUZZ_FAILALLOC
+	run_failing(buf, n);
+#else
 	LLVMFuzzerTestOneInput(buf, n);
+#endif
 	free(buf);
 	(*count)++;
 	return 0;
@@ -125,7 +161,12 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 		if (replay_path(argv[i], &count) < 0)
 			rc = 1;
+#ifdef FUZZ_FAILALLOC
+	printf("replayed %u inputs, %llu times with one allocation failing\n", count,
+	       failalloc_runs);
+#else
 	printf("replayed %u inputs\n", count);
+#endif
 	if (count == 0) {
 		fprintf(stderr, "replay: empty corpus\n");
 		return 1;

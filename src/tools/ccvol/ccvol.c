@@ -1229,23 +1229,34 @@ static int do_check(struct vol *v, int argc, char **argv, bool lng, bool rec)
 	return EX_OK;
 }
 
-static int cmd_dump(int argc, char **argv)
+/* Parse a command whose only options are the key options and --help.
+ * Returns -1 to go on, else the exit code (EX_OK after --help). */
+static int key_opts_only(int argc, char **argv, struct key_opts *ko, const char *help,
+			 const char *cmd)
 {
 	static const struct option lo[] = { KEY_LONGOPTS, { 0 } };
-	struct key_opts ko = { .keyslot = -1 };
 	int c, ex = 0;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (key_opt(c, optarg, &ko, &ex)) {
+		if (key_opt(c, optarg, ko, &ex)) {
 			if (ex)
 				return ex;
 			continue;
 		}
 		if (c == OPT_HELP) {
-			fputs(dump_help, stdout);
+			fputs(help, stdout);
 			return EX_OK;
 		}
-		return usage_err("dump");
+		return usage_err(cmd);
 	}
+	return -1;
+}
+
+static int cmd_dump(int argc, char **argv)
+{
+	struct key_opts ko = { .keyslot = -1 };
+	int ex = key_opts_only(argc, argv, &ko, dump_help, "dump");
+	if (ex >= 0)
+		return ex;
 	if (argc - optind != 1)
 		return usage_err("dump");
 	const char *img = argv[optind];
@@ -1352,21 +1363,10 @@ static int cmd_add_key(int argc, char **argv)
 
 static int cmd_remove_key(int argc, char **argv)
 {
-	static const struct option lo[] = { KEY_LONGOPTS, { 0 } };
 	struct key_opts ko = { .keyslot = -1 };
-	int c, ex = 0;
-	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (key_opt(c, optarg, &ko, &ex)) {
-			if (ex)
-				return ex;
-			continue;
-		}
-		if (c == OPT_HELP) {
-			fputs(remove_key_help, stdout);
-			return EX_OK;
-		}
-		return usage_err("remove-key");
-	}
+	int ex = key_opts_only(argc, argv, &ko, remove_key_help, "remove-key");
+	if (ex >= 0)
+		return ex;
 	if (argc - optind != 1 || ko.volume_key_file)
 		return usage_err("remove-key");
 	const char *img = argv[optind];

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../../../src/kbs/kbs-internal.h"
+#include "../fuzz_fail.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -98,26 +99,26 @@ static void init(void)
 		return;
 	cc_log_set_sink(quiet, NULL);
 	if (!mkdtemp(dir))
-		abort();
+		fuzz_fail();
 	char db[64], key[64];
 	snprintf(db, sizeof db, "%s/kbs.db", dir);
 	snprintf(key, sizeof key, "%s/master.key", dir);
 	if (kbs_master_key_generate(key))
-		abort();
+		fuzz_fail();
 	struct kbs_store_opts so = {.path = db, .master_key_path = key, .create = true};
 	if (kbs_store_open(&store, &so))
-		abort();
+		fuzz_fail();
 	/* The files stay open; unlink them so runs leave nothing behind. */
 	unlink(key);
 	if (kbs_store_secret_put(store, "a/b/c", "fuzz-secret", 11) ||
 	    kbs_store_policy_set(store, "a/b/c", "{}", 2) ||
 	    kbs_store_secret_put(store, "a/b/d", "fuzz-secret", 11) ||
 	    kbs_store_policy_set(store, "a/b/d", "{\"deny\":1}", 10))
-		abort();
+		fuzz_fail();
 	struct kbs_broker_opts bo = {.store = store, .verifier = &fverifier, .allow_sim = true,
 				     .max_sessions = 64};
 	if (kbs_broker_new(&broker, &bo) || kbs_tee_key_new(&tee_key))
-		abort();
+		fuzz_fail();
 	atexit(cleanup);
 }
 
@@ -127,11 +128,11 @@ static void handle(const char *method, const char *path, const char *cookie,
 	struct kbs_request rq = {method, path, cookie, body, len, "fuzz"};
 	kbs_broker_handle(broker, &rq, rs);
 	if (rs->status < 200 || rs->status > 599 || (rs->body_len && !rs->body))
-		abort();
+		fuzz_fail();
 	/* Every answer is JSON the strict reader accepts. */
 	struct kj *v = NULL;
 	if (rs->body && kj_parse(rs->body, rs->body_len, &v) != 0)
-		abort();
+		fuzz_fail();
 	kj_free(v);
 }
 
@@ -170,11 +171,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cc_buf_init(&a, 0, false);
 		cc_buf_init(&b, 0, false);
 		if (kj_canon(v, &a) != 0)
-			abort();
+			fuzz_fail();
 		struct kj *w = NULL;
 		if (kj_parse(a.data, a.len, &w) != 0 || kj_canon(w, &b) != 0 || a.len != b.len ||
 		    memcmp(a.data, b.data, a.len) != 0)
-			abort();
+			fuzz_fail();
 		uint8_t rd[64];
 		kbs_report_data_from_json(v, rd);
 		kj_free(v);
@@ -203,6 +204,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	case 3: {
 		char *c = malloc(size + 1);
+		if (!c)
+			break;
 		memcpy(c, data, size);
 		c[size] = 0;
 		handle("GET", "/kbs/v0/resource/a/b/c", c, NULL, 0, &rs);
@@ -214,11 +217,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t *pt = NULL;
 		size_t n = 0;
 		if (kbs_jwe_decrypt(tee_key, (const char *)data, size, &pt, &n) == 0)
-			abort(); /* nobody else can encrypt to this fresh key */
+			fuzz_fail(); /* nobody else can encrypt to this fresh key */
 		break;
 	}
 	case 5: {
 		char *p = malloc(size + 1);
+		if (!p)
+			break;
 		memcpy(p, data, size);
 		p[size] = 0;
 		handle("GET", p, NULL, NULL, 0, &rs);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../fuzz_fail.h"
 #include "ccserve/net.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -26,13 +27,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r != 1)
 			break;
 		if (used != ml + NET_GRPC_PREFIX_LEN || used > size - off || m != data + off + 5)
-			abort();
+			fuzz_fail();
 		if (comp) {
 			uint8_t *out = NULL;
 			size_t ol = 0;
 			if (net_gzip_decompress(m, ml, 1 << 16, &out, &ol) == 0) {
 				if (ol > (1 << 16))
-					abort();
+					fuzz_fail();
 				free(out);
 			}
 		}
@@ -49,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t back;
 		if (net_grpc_timeout_format(ns, b, sizeof(b)) != 0 || net_grpc_timeout_parse(b, &back) != 0 ||
 		    back < ns)
-			abort();
+			fuzz_fail();
 	}
 	char *dec = NULL, *enc = NULL, *dec2 = NULL;
 	size_t dl, dl2;
@@ -57,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (net_pct_encode(dec, dl, &enc) == 0) {
 			if (net_pct_decode(enc, strlen(enc), &dec2, &dl2) != 0 || dl2 != dl ||
 			    memcmp(dec, dec2, dl) != 0)
-				abort();
+				fuzz_fail();
 		}
 	}
 	free(dec);

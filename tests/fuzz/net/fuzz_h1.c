@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "../fuzz_fail.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -39,15 +40,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct h1_head hh2;
 	int r2 = h1_parse_head(data, fed, response, max_head, &scanned2, fields, 32, &hh2);
 	if (r != r2)
-		abort();
+		fuzz_fail();
 	if (r != 1)
 		return 0;
 	if (hh.head_len > fed || hh.n_fields > 32)
-		abort();
+		fuzz_fail();
 	for (size_t i = 0; i < hh.n_fields; i++)
 		if (fields[i].name.off + fields[i].name.len > hh.head_len ||
 		    fields[i].value.off + fields[i].value.len > hh.head_len)
-			abort();
+			fuzz_fail();
 	if (hh.body == H1_BODY_CHUNKED) {
 		struct h1_chunked st;
 		memset(&st, 0, sizeof(st));
@@ -59,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			size_t used = 0;
 			int cr = h1_chunked_feed(&st, data + off, n, &used, &out);
 			if (used > n)
-				abort();
+				fuzz_fail();
 			off += used;
 			if (cr != 0 || used == 0)
 				break;

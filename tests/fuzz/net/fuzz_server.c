@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "../fuzz_fail.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -62,7 +63,7 @@ static void start(void)
 		.handler = handler,
 	};
 	if (net_server_new(&srv, &o) < 0 || net_server_start(srv) < 0)
-		abort();
+		fuzz_fail();
 }
 
 static const uint8_t preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -118,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				wr_done = true;
 		}
 		if (cc_mono_ns() > deadline)
-			abort(); /* the server neither answered nor closed: a hang */
+			fuzz_fail(); /* the server neither answered nor closed: a hang */
 	}
 	close(sv[1]);
 	return 0;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "../fuzz_fail.h"
 #include "ccserve/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -27,7 +28,7 @@ static void check_b64(const char *in, size_t len, enum cc_b64_variant v)
 			while (il && in[il - 1] == '=')
 				il--;
 		if (el != il || memcmp(enc, in, el) != 0)
-			abort();
+			fuzz_fail();
 		free(enc);
 	}
 	free(dec);
@@ -45,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cc_hex_decode(in, size, out, sizeof(out), &n) == 0) {
 		char hex[513];
 		if (cc_hex_encode(out, n, hex, sizeof(hex)) != 0 || strncasecmp(hex, in, size) != 0)
-			abort();
+			fuzz_fail();
 	}
 
 	/* Walk the input as a length-prefixed record stream. */
