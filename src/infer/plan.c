@@ -15,8 +15,10 @@
  * pooling and global pools read it there, reordering a conv's input only
  * when the conv asked for another layout.  Every other consumer (reference
  * kernels, views, graph outputs) reads the plain layout of the IR, made
- * by one reorder step per value the first time it is needed.  Running a plan copies the
- * inputs in, executes the steps and copies the outputs out: no allocation.
+ * by one reorder step per value the first time it is needed.
+ *
+ * Running a plan copies the inputs in, executes the steps and copies the
+ * outputs out: no allocation.
  */
 #include <errno.h>
 #include <omp.h>
@@ -787,8 +789,8 @@ static int build_global_pool(struct builder *b, const struct ir_node *n,
 	dst = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
 	bool plain = dnnl_memory_desc_equal(&dst, &pm);
 	int r = value_storage(b, out);
-	int tmp = r || plain ? -1 : add_storage(b, dnnl_memory_desc_get_size(&dst), COPY_REM);
-	if (!r && tmp < -1)
+	int tmp = -1;
+	if (!r && !plain && (tmp = add_storage(b, dnnl_memory_desc_get_size(&dst), COPY_REM)) < 0)
 		r = tmp;
 	if (!r && b->v[xv].storage >= 0)
 		b->srem[b->v[xv].storage]--;
