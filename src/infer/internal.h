@@ -4,7 +4,9 @@
  * produce, the load-time passes, and the per-shape execution plans.
  *
  * Conventions of the IR:
- *  - every tensor is dense and row-major in its logical shape;
+ *  - every tensor is dense and row-major in its logical shape (a plan
+ *    may keep activations in oneDNN's blocked layouts between oneDNN ops
+ *    and reorders them back wherever this plain form is read: plan.c);
  *  - spatial ops (conv, pool, batch norm) work on NHWC tensors, with conv
  *    weights in OIHW order (grouped: O = groups * O/g, I = C/groups).  The
  *    TF importer maps NHWC graphs directly; the ONNX importer keeps NCHW

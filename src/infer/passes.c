@@ -7,7 +7,9 @@
  *    matmul weights and bias;
  *  - activations after a conv or matmul become oneDNN eltwise post-ops;
  *  - a residual Add of a conv output and another tensor of the same shape
- *    becomes a oneDNN sum post-op (accumulating into the conv's output).
+ *    becomes a oneDNN sum post-op (accumulating into the conv's output);
+ *  - a zero Pad before a conv, or before a max pool of a non-negative
+ *    tensor (after a ReLU), becomes the op's own padding.
  * A value that is a signature input or output (pinned) is never fused away.
  */
 #include <errno.h>
@@ -284,6 +286,35 @@ static int fuse_matmul(struct ir_graph *g, int ni, int **consp)
 	return 0;
 }
 
+/* A constant zero Pad of only the spatial dims (H, W) of an NHWC tensor:
+ * fills the pads before (b) and after (a) each dim. */
+static bool zero_pad_hw(const struct ir_graph *g, const struct ir_node *pn,
+			int64_t b[4], int64_t a[4])
+{
+	if (pn->dead || pn->op != IR_PAD || pn->a.pad.mode != IR_PAD_CONSTANT ||
+	    pn->a.pad.value != 0 || pn->n_in < 2 || pn->a.pad.n_pads)
+		return false;
+	if (pn->n_in > 2 && pn->in[2] >= 0) {
+		const struct ir_tensor *vt = g->values[pn->in[2]].cval;
+		if (!vt || ir_shape_elems(&vt->shape) != 1 || ir_tensor_getf(vt, 0) != 0)
+			return false;
+	}
+	const struct ir_tensor *pt = pn->in[1] >= 0 ? g->values[pn->in[1]].cval : NULL;
+	if (!pt || !ir_dtype_is_int(pt->dtype) || ir_shape_elems(&pt->shape) != 8)
+		return false;
+	for (int d = 0; d < 4; d++) {
+		if (pt->shape.rank == 2) {
+			b[d] = ir_tensor_geti(pt, 2 * d);
+			a[d] = ir_tensor_geti(pt, 2 * d + 1);
+		} else {
+			b[d] = ir_tensor_geti(pt, d);
+			a[d] = ir_tensor_geti(pt, 4 + d);
+		}
+	}
+	return !(b[0] || a[0] || b[3] || a[3] || b[1] < 0 || a[1] < 0 || b[2] < 0 ||
+		 a[2] < 0 || b[1] > 65536 || a[1] > 65536 || b[2] > 65536 || a[2] > 65536);
+}
+
 /* Zero Pad of the spatial dims of an NHWC tensor feeding only a conv
  * becomes the conv's explicit padding. */
 static void fold_pad_into_conv(struct ir_graph *g, const int *cons)
@@ -299,29 +330,8 @@ static void fold_pad_into_conv(struct ir_graph *g, const int *cons)
 		if (pi < 0 || sole_consumer(g, cons, pv) != i)
 			continue;
 		struct ir_node *pn = &g->nodes[pi];
-		if (pn->dead || pn->op != IR_PAD || pn->a.pad.mode != IR_PAD_CONSTANT ||
-		    pn->a.pad.value != 0 || pn->n_in < 2 || pn->a.pad.n_pads)
-			continue;
-		if (pn->n_in > 2 && pn->in[2] >= 0) {
-			const struct ir_tensor *vt = g->values[pn->in[2]].cval;
-			if (!vt || ir_shape_elems(&vt->shape) != 1 || ir_tensor_getf(vt, 0) != 0)
-				continue;
-		}
-		const struct ir_tensor *pt = pn->in[1] >= 0 ? g->values[pn->in[1]].cval : NULL;
-		if (!pt || !ir_dtype_is_int(pt->dtype) || ir_shape_elems(&pt->shape) != 8)
-			continue;
 		int64_t b[4], a[4];
-		for (int d = 0; d < 4; d++) {
-			if (pt->shape.rank == 2) {
-				b[d] = ir_tensor_geti(pt, 2 * d);
-				a[d] = ir_tensor_geti(pt, 2 * d + 1);
-			} else {
-				b[d] = ir_tensor_geti(pt, d);
-				a[d] = ir_tensor_geti(pt, 4 + d);
-			}
-		}
-		if (b[0] || a[0] || b[3] || a[3] || b[1] < 0 || a[1] < 0 || b[2] < 0 ||
-		    a[2] < 0 || b[1] > 65536 || a[1] > 65536 || b[2] > 65536 || a[2] > 65536)
+		if (!zero_pad_hw(g, pn, b, a))
 			continue;
 		if (c->a.conv.padding == IR_PADDING_VALID)
 			memset(c->a.conv.pad, 0, sizeof(c->a.conv.pad));
@@ -330,6 +340,68 @@ static void fold_pad_into_conv(struct ir_graph *g, const int *cons)
 		c->a.conv.pad[2] += b[2];
 		c->a.conv.pad[3] += a[2];
 		c->a.conv.padding = IR_PADDING_EXPLICIT;
+		c->in[0] = pn->in[0];
+		pn->dead = true;
+	}
+}
+
+/* Whether every element of v is >= 0 by construction: the output of a
+ * ReLU / ReLU6 / Clip(lo >= 0), alone or as a conv's last post-op (after
+ * its residual sum). */
+static bool non_negative(const struct ir_graph *g, int v)
+{
+	int pi = g->values[v].producer;
+	if (pi < 0)
+		return false;
+	const struct ir_node *n = &g->nodes[pi];
+	const struct ir_act *act = NULL;
+	if (n->dead)
+		return false;
+	if (n->op == IR_UNARY)
+		act = &n->a.un;
+	else if (n->op == IR_CONV && n->a.conv.n_post > 0 &&
+		 n->a.conv.sum_at < n->a.conv.n_post)
+		act = &n->a.conv.post[n->a.conv.n_post - 1];
+	else
+		return false;
+	return (act->op == IR_RELU && act->alpha == 0) || act->op == IR_RELU6 ||
+	       (act->op == IR_CLIP && act->alpha >= 0);
+}
+
+/* Zero Pad feeding only a max pool whose input cannot be negative: the
+ * zeros never win over a window's real elements, so the pool's own
+ * padding (which oneDNN ignores in the max) gives the same result; kept
+ * only while every window still overlaps the input. */
+static void fold_pad_into_maxpool(struct ir_graph *g, const int *cons)
+{
+	for (int i = 0; i < g->n_nodes; i++) {
+		struct ir_node *c = &g->nodes[i];
+		if (c->dead || c->op != IR_POOL || !c->a.pool.max || c->a.pool.global ||
+		    c->n_in < 1 || c->in[0] < 0 ||
+		    (c->a.pool.padding != IR_PADDING_VALID &&
+		     c->a.pool.padding != IR_PADDING_EXPLICIT))
+			continue;
+		int pv = c->in[0];
+		int pi = g->values[pv].producer;
+		if (pi < 0 || sole_consumer(g, cons, pv) != i)
+			continue;
+		struct ir_node *pn = &g->nodes[pi];
+		int64_t b[4], a[4], pad[4];
+		if (!zero_pad_hw(g, pn, b, a) || pn->in[0] < 0 || !non_negative(g, pn->in[0]))
+			continue;
+		if (c->a.pool.padding == IR_PADDING_VALID)
+			memset(pad, 0, sizeof(pad));
+		else
+			memcpy(pad, c->a.pool.pad, sizeof(pad));
+		pad[0] += b[1];
+		pad[1] += a[1];
+		pad[2] += b[2];
+		pad[3] += a[2];
+		if (pad[0] >= c->a.pool.kh || pad[1] >= c->a.pool.kh ||
+		    pad[2] >= c->a.pool.kw || pad[3] >= c->a.pool.kw)
+			continue;
+		memcpy(c->a.pool.pad, pad, sizeof(pad));
+		c->a.pool.padding = IR_PADDING_EXPLICIT;
 		c->in[0] = pn->in[0];
 		pn->dead = true;
 	}
@@ -367,6 +439,8 @@ int ir_optimize(struct ir_graph *g, struct ir_err *e)
 		else if (g->nodes[i].op == IR_MATMUL)
 			r = fuse_matmul(g, i, &cons);
 	}
+	if (!r && !(r = build_cons(g, &cons)))
+		fold_pad_into_maxpool(g, cons);
 	free(cons);
 	ir_count_uses(g);
 	return r;

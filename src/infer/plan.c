@@ -7,8 +7,18 @@
  * chains resolve here), creates the oneDNN primitives (convolutions with
  * format_tag_any weights reordered once and cached per engine, pooling,
  * matmul), plans activation memory by liveness into one arena per
- * concurrent run, and pre-faults everything.  Running a plan copies the
- * inputs in, executes the steps and copies the outputs out: no allocation.
+ * concurrent run, and pre-faults everything.
+ *
+ * Layouts: convolutions take format_tag_any sources and destinations, so
+ * oneDNN picks the activation layouts (nChw8c / nChw16c blocked on x86).
+ * A value stays in the layout its producer wrote (vinfo.md); convolutions,
+ * pooling and global pools read it there, reordering a conv's input only
+ * when the conv asked for another layout.  Every other consumer (reference
+ * kernels, views, graph outputs) reads the plain layout of the IR, made
+ * by one reorder step per value the first time it is needed.
+ *
+ * Running a plan copies the inputs in, executes the steps and copies the
+ * outputs out: no allocation.
  */
 #include <errno.h>
 #include <omp.h>
@@ -58,6 +68,7 @@ struct dnnl_arg {
 struct step {
 	enum step_kind kind;
 	const struct ir_node *node;
+	bool reorder;      /* a layout change inserted by the plan */
 	/* DNNL */
 	dnnl_primitive_t prim;
 	int nargs;
@@ -243,6 +254,14 @@ struct vinfo {
 	const struct ir_tensor *cval; /* constant (model or plan folded) */
 	int storage;                  /* -1 when none */
 	bool needed;
+	/* Layouts.  A value lives in storage in its native layout: md when
+	 * md != NULL (a layout oneDNN chose, e.g. nChw8c, channels padded),
+	 * else plain (dense row-major, NHWC for spatial values).  plain is
+	 * the storage of its plain copy, made once by a reorder when some
+	 * consumer needs it; alt the storage of its copy in alt_md (the
+	 * source layout a conv asked for). */
+	dnnl_memory_desc_t *md, *alt_md;
+	int plain, alt;
 };
 
 struct builder {
@@ -291,6 +310,8 @@ static struct step *new_step(struct builder *b, enum step_kind k,
 	return s;
 }
 
+/* Where value v is in the plain layout (want_plain() made the copy of a
+ * value that lives in a oneDNN layout). */
 static struct loc loc_of(const struct builder *b, int v)
 {
 	struct loc l = { -1, NULL };
@@ -299,7 +320,7 @@ static struct loc loc_of(const struct builder *b, int v)
 	if (b->v[v].cval)
 		l.cptr = b->v[v].cval->data;
 	else
-		l.storage = b->v[v].storage;
+		l.storage = b->v[v].md ? b->v[v].plain : b->v[v].storage;
 	return l;
 }
 
@@ -417,6 +438,159 @@ static int dims_md(dnnl_memory_desc_t *md, int nd, const int64_t *d,
 	return dnnl_memory_desc_init_by_tag(md, nd, dims, dnnl_f32, tag) ? INFER_E_BACKEND : 0;
 }
 
+/* A storage of size bytes with rem pending consumers (for the in-place
+ * decision; copies made by the plan never qualify). */
+static int add_storage(struct builder *b, size_t size, int rem)
+{
+	if (size > ((size_t)1 << 38))
+		return ir_fail(b->e, INFER_E_LIMIT, "tensor too large");
+	int s = new_storage(b, size);
+	if (s < 0)
+		return s;
+	int *nr = realloc(b->srem, ((size_t)s + 1) * sizeof(int));
+	if (!nr)
+		return -ENOMEM;
+	b->srem = nr;
+	b->srem[s] = rem;
+	return s;
+}
+
+static int value_storage(struct builder *b, int v);
+
+#define COPY_REM (1 << 28) /* srem of plan-made copies: never reused in place */
+
+/* The plain layout of a 4-D float value (IR order NHWC) as oneDNN sees
+ * it: dims N, C, H, W with tag nhwc. */
+static int plain_md(const struct builder *b, int v, dnnl_memory_desc_t *md)
+{
+	const struct ir_shape *s = &b->v[v].sh;
+	if (s->rank != 4 || b->v[v].dt != INFER_DT_FLOAT)
+		return INFER_E_UNSUPPORTED;
+	int64_t d[4] = { s->d[0], s->d[3], s->d[1], s->d[2] };
+	return dims_md(md, 4, d, dnnl_nhwc);
+}
+
+/* The layout value v is stored in. */
+static int native_md(const struct builder *b, int v, dnnl_memory_desc_t *md)
+{
+	if (b->v[v].md) {
+		*md = *b->v[v].md;
+		return 0;
+	}
+	return plain_md(b, v, md);
+}
+
+static struct loc loc_native(const struct builder *b, int v)
+{
+	struct loc l = { -1, NULL };
+	if (b->v[v].cval)
+		l.cptr = b->v[v].cval->data;
+	else
+		l.storage = b->v[v].storage;
+	return l;
+}
+
+/* Appends a reorder step src (layout sm) -> dst (layout dm). */
+static int emit_reorder(struct builder *b, const struct ir_node *n,
+			const dnnl_memory_desc_t *sm, struct loc src,
+			const dnnl_memory_desc_t *dm, struct loc dst)
+{
+	dnnl_primitive_attr_t attr = NULL;
+	dnnl_primitive_desc_t pd = NULL;
+	if (dnnl_primitive_attr_create(&attr) ||
+	    dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) ||
+	    dnnl_reorder_primitive_desc_create(&pd, sm, b->en->eng, dm, b->en->eng, attr)) {
+		if (attr)
+			dnnl_primitive_attr_destroy(attr);
+		return ir_fail(b->e, INFER_E_BACKEND, "'%s': oneDNN has no layout reorder",
+			       n->name);
+	}
+	dnnl_primitive_attr_destroy(attr);
+	struct step *s = new_step(b, STEP_DNNL, n);
+	int r = s ? 0 : -ENOMEM;
+	if (s)
+		s->reorder = true;
+	r = r ? r : add_arg(s, DNNL_ARG_FROM, sm, src, false);
+	r = r ? r : add_arg(s, DNNL_ARG_TO, dm, dst, false);
+	r = r ? r : finish_prim(b, s, pd);
+	dnnl_primitive_desc_destroy(pd);
+	return r;
+}
+
+/* Makes sure value v has a plain copy when it lives in a oneDNN layout
+ * (inserted once, before the first consumer that needs it). */
+static int want_plain(struct builder *b, int v, const struct ir_node *n)
+{
+	if (v < 0 || !b->v[v].md || b->v[v].plain >= 0)
+		return 0;
+	dnnl_memory_desc_t pm;
+	if (plain_md(b, v, &pm))
+		return ir_fail(b->e, INFER_E_BACKEND, "'%s': no plain layout", n->name);
+	int s = add_storage(b, dnnl_memory_desc_get_size(&pm), COPY_REM);
+	if (s < 0)
+		return s;
+	b->v[v].plain = s;
+	return emit_reorder(b, n, b->v[v].md, loc_native(b, v), &pm, (struct loc){ s, NULL });
+}
+
+/* The location of value v in layout want, reordering into a copy kept
+ * with the value when its native layout differs. */
+static int loc_in(struct builder *b, int v, const dnnl_memory_desc_t *want,
+		  const struct ir_node *n, struct loc *ret)
+{
+	struct vinfo *x = &b->v[v];
+	dnnl_memory_desc_t nm;
+	if (native_md(b, v, &nm))
+		return ir_fail(b->e, INFER_E_UNSUPPORTED, "'%s': input is not a 4-D float tensor",
+			       n->name);
+	if (dnnl_memory_desc_equal(&nm, want)) {
+		*ret = loc_native(b, v);
+		return 0;
+	}
+	if (x->alt >= 0 && dnnl_memory_desc_equal(x->alt_md, want)) {
+		*ret = (struct loc){ x->alt, NULL };
+		return 0;
+	}
+	if (!x->alt_md && !(x->alt_md = malloc(sizeof(*x->alt_md))))
+		return -ENOMEM;
+	int s = add_storage(b, dnnl_memory_desc_get_size(want), COPY_REM);
+	if (s < 0)
+		return s;
+	x->alt = s;
+	*x->alt_md = *want;
+	*ret = (struct loc){ s, NULL };
+	return emit_reorder(b, n, &nm, loc_native(b, v), want, *ret);
+}
+
+/* Gives value v a storage in layout md (plain when md is the plain one). */
+static int out_storage(struct builder *b, int v, const dnnl_memory_desc_t *md)
+{
+	dnnl_memory_desc_t pm;
+	int s = add_storage(b, dnnl_memory_desc_get_size(md), b->vuses[v]);
+	if (s < 0)
+		return s;
+	b->v[v].storage = s;
+	if (!plain_md(b, v, &pm) && dnnl_memory_desc_equal(&pm, md))
+		return 0;
+	if (!(b->v[v].md = malloc(sizeof(*b->v[v].md))))
+		return -ENOMEM;
+	*b->v[v].md = *md;
+	return 0;
+}
+
+static bool is_sig_input(const struct builder *b, int sid)
+{
+	for (int i = 0; i < b->p->n_in; i++)
+		if (b->p->in_loc[i].storage == sid)
+			return true;
+	return false;
+}
+
+/* Convolution with the source and destination layouts oneDNN picks
+ * (format_tag_any); the input is reordered when its layout differs, the
+ * fused residual must be in the destination's layout (accumulated in
+ * place when nothing else reads it later, else copied or reordered into
+ * the output first). */
 static int build_conv(struct builder *b, const struct ir_node *n,
 		      const struct ir_params *pp, int out)
 {
@@ -427,8 +601,8 @@ static int build_conv(struct builder *b, const struct ir_node *n,
 	int64_t KH = n->a.conv.kh, KW = n->a.conv.kw;
 	dnnl_memory_desc_t src, dst, wany, wsrc, bias;
 	int64_t sd[4] = { N, C, H, W }, dd[4] = { N, O, OH, OW };
-	int r = dims_md(&src, 4, sd, dnnl_nhwc);
-	r = r ? r : dims_md(&dst, 4, dd, dnnl_nhwc);
+	int r = dims_md(&src, 4, sd, dnnl_format_tag_any);
+	r = r ? r : dims_md(&dst, 4, dd, dnnl_format_tag_any);
 	if (g == 1) {
 		int64_t wd[4] = { O, C, KH, KW };
 		r = r ? r : dims_md(&wany, 4, wd, dnnl_format_tag_any);
@@ -465,24 +639,73 @@ static int build_conv(struct builder *b, const struct ir_node *n,
 	if (s)
 		return ir_fail(b->e, INFER_E_BACKEND, "Conv '%s': no oneDNN implementation",
 			       n->name);
+	src = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+	dst = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
 	const dnnl_memory_desc_t *wm = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
 	const void *wdata;
+	struct loc sloc;
 	r = cached_weights(b->en, w->cval, &wsrc, wm, &wdata, b->e);
+	r = r ? r : loc_in(b, n->in[0], &src, n, &sloc);
+	/* output storage: the residual's, when it can accumulate in place */
+	int res = n->a.conv.sum_in >= 0 ? n->in[n->a.conv.sum_in] : -1;
+	dnnl_memory_desc_t rm;
+	bool inplace = false;
+	if (!r && res >= 0) {
+		if (native_md(b, res, &rm))
+			r = ir_fail(b->e, INFER_E_UNSUPPORTED,
+				    "Conv '%s': residual is not a 4-D float tensor", n->name);
+		int sid = b->v[res].storage;
+		if (!r && sid >= 0 && !b->v[res].cval && !is_sig_input(b, sid) &&
+		    b->srem[sid] == 1 && sloc.storage != sid &&
+		    dnnl_memory_desc_equal(&rm, &dst)) {
+			b->v[out].storage = sid;
+			b->srem[sid] += b->vuses[out];
+			if (b->v[res].md) {
+				b->v[out].md = b->v[res].md;
+				b->v[res].md = NULL; /* the residual is dead after this step */
+			}
+			inplace = true;
+		}
+	}
+	if (!r && !inplace)
+		r = out_storage(b, out, &dst);
+	for (int k = 0; !r && k < n->n_in; k++)
+		if (n->in[k] >= 0 && b->v[n->in[k]].storage >= 0)
+			b->srem[b->v[n->in[k]].storage]--;
+	struct loc oloc = loc_native(b, out);
+	if (!r && res >= 0 && !inplace) {
+		if (dnnl_memory_desc_equal(&rm, &dst)) {
+			struct step *cs = new_step(b, STEP_COPY, n);
+			if (!cs || !(cs->in_loc = calloc(1, sizeof(struct loc))) ||
+			    !(cs->out_loc = calloc(1, sizeof(struct loc)))) {
+				r = -ENOMEM;
+			} else {
+				cs->in_loc[0] = loc_native(b, res);
+				cs->out_loc[0] = oloc;
+				cs->n_in = cs->n_out = 1;
+				cs->size = dnnl_memory_desc_get_size(&dst);
+			}
+		} else {
+			r = emit_reorder(b, n, &rm, loc_native(b, res), &dst, oloc);
+		}
+	}
 	struct step *stp = r ? NULL : new_step(b, STEP_DNNL, n);
 	if (!r && !stp)
 		r = -ENOMEM;
 	if (!r) {
-		r = add_arg(stp, DNNL_ARG_SRC, &src, loc_of(b, n->in[0]), false);
+		r = add_arg(stp, DNNL_ARG_SRC, &src, sloc, false);
 		r = r ? r : add_arg(stp, DNNL_ARG_WEIGHTS, wm, (struct loc){ -1, wdata }, false);
 		if (!r && has_bias)
 			r = add_arg(stp, DNNL_ARG_BIAS, &bias, loc_of(b, n->in[2]), false);
-		r = r ? r : add_arg(stp, DNNL_ARG_DST, &dst, loc_of(b, out), false);
+		r = r ? r : add_arg(stp, DNNL_ARG_DST, &dst, oloc, false);
 		r = r ? r : finish_prim(b, stp, pd);
 	}
 	dnnl_primitive_desc_destroy(pd);
 	return r;
 }
 
+/* Pooling reads its input in the producer's layout and writes the layout
+ * oneDNN picks for that. */
 static int build_pool(struct builder *b, const struct ir_node *n,
 		      const struct ir_params *pp, int out)
 {
@@ -490,8 +713,8 @@ static int build_pool(struct builder *b, const struct ir_node *n,
 	const struct ir_shape *os = &b->v[out].sh;
 	int64_t N = x->sh.d[0], H = x->sh.d[1], W = x->sh.d[2], C = x->sh.d[3];
 	dnnl_memory_desc_t src, dst;
-	int64_t sd[4] = { N, C, H, W }, dd[4] = { N, C, os->d[1], os->d[2] };
-	if (dims_md(&src, 4, sd, dnnl_nhwc) || dims_md(&dst, 4, dd, dnnl_nhwc))
+	int64_t dd[4] = { N, C, os->d[1], os->d[2] };
+	if (x->cval || native_md(b, n->in[0], &src) || dims_md(&dst, 4, dd, dnnl_format_tag_any))
 		return ir_fail(b->e, INFER_E_BACKEND, "Pool '%s': bad dims", n->name);
 	bool gl = n->a.pool.global;
 	dnnl_dims_t st = { gl ? 1 : n->a.pool.sh, gl ? 1 : n->a.pool.sw },
@@ -514,12 +737,72 @@ static int build_pool(struct builder *b, const struct ir_node *n,
 	if (s)
 		return ir_fail(b->e, INFER_E_BACKEND, "Pool '%s': no oneDNN implementation",
 			       n->name);
-	struct step *stp = new_step(b, STEP_DNNL, n);
-	int r = stp ? 0 : -ENOMEM;
-	r = r ? r : add_arg(stp, DNNL_ARG_SRC, &src, loc_of(b, n->in[0]), false);
-	r = r ? r : add_arg(stp, DNNL_ARG_DST, &dst, loc_of(b, out), false);
+	dst = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+	int r = out_storage(b, out, &dst);
+	if (!r && x->storage >= 0)
+		b->srem[x->storage]--;
+	struct step *stp = r ? NULL : new_step(b, STEP_DNNL, n);
+	r = r ? r : stp ? 0 : -ENOMEM;
+	r = r ? r : add_arg(stp, DNNL_ARG_SRC, &src, loc_native(b, n->in[0]), false);
+	r = r ? r : add_arg(stp, DNNL_ARG_DST, &dst, loc_native(b, out), false);
 	r = r ? r : finish_prim(b, stp, pd);
 	dnnl_primitive_desc_destroy(pd);
+	return r;
+}
+/* Mean or max over H and W of a 4-D float tensor (a global pool) through
+ * oneDNN pooling on the input's own layout; the result is reordered to
+ * the plain output when oneDNN writes another layout.  Returns 1 when the
+ * reduction is not of that form (the reference kernel runs it). */
+static int build_global_pool(struct builder *b, const struct ir_node *n,
+			     const struct ir_params *pp, int out)
+{
+	int xv = n->in[0];
+	if (xv < 0 || b->v[xv].cval || b->v[xv].sh.rank != 4 || b->v[xv].dt != INFER_DT_FLOAT ||
+	    (n->a.red.op != IR_RMEAN && n->a.red.op != IR_RMAX) ||
+	    pp->mask[0] || !pp->mask[1] || !pp->mask[2] || pp->mask[3] ||
+	    b->v[out].dt != INFER_DT_FLOAT)
+		return 1;
+	const struct ir_shape *xs = &b->v[xv].sh;
+	int64_t N = xs->d[0], H = xs->d[1], W = xs->d[2], C = xs->d[3];
+	if (H < 1 || W < 1 || ir_shape_elems(&b->v[out].sh) != N * C)
+		return 1;
+	dnnl_memory_desc_t src, dst, pm;
+	int64_t dd[4] = { N, C, 1, 1 };
+	if (native_md(b, xv, &src) || dims_md(&dst, 4, dd, dnnl_format_tag_any) ||
+	    dims_md(&pm, 4, dd, dnnl_nhwc))
+		return 1;
+	dnnl_dims_t st = { 1, 1 }, k = { H, W }, dl = { 0, 0 }, pz = { 0, 0 };
+	dnnl_pooling_v2_desc_t pdsc;
+	if (dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference,
+					      n->a.red.op == IR_RMAX ? dnnl_pooling_max :
+					      dnnl_pooling_avg_exclude_padding,
+					      &src, &dst, st, k, dl, pz, pz))
+		return 1;
+	dnnl_primitive_attr_t attr;
+	if (make_attr(b, NULL, 0, -1, &attr))
+		return 1;
+	dnnl_primitive_desc_t pd;
+	dnnl_status_t s = dnnl_primitive_desc_create(&pd, &pdsc, attr, b->en->eng, NULL);
+	dnnl_primitive_attr_destroy(attr);
+	if (s)
+		return 1;
+	dst = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+	bool plain = dnnl_memory_desc_equal(&dst, &pm);
+	int r = value_storage(b, out);
+	int tmp = -1;
+	if (!r && !plain && (tmp = add_storage(b, dnnl_memory_desc_get_size(&dst), COPY_REM)) < 0)
+		r = tmp;
+	if (!r && b->v[xv].storage >= 0)
+		b->srem[b->v[xv].storage]--;
+	struct loc oloc = plain ? loc_native(b, out) : (struct loc){ tmp, NULL };
+	struct step *stp = r ? NULL : new_step(b, STEP_DNNL, n);
+	r = r ? r : stp ? 0 : -ENOMEM;
+	r = r ? r : add_arg(stp, DNNL_ARG_SRC, &src, loc_native(b, xv), false);
+	r = r ? r : add_arg(stp, DNNL_ARG_DST, &dst, oloc, false);
+	r = r ? r : finish_prim(b, stp, pd);
+	dnnl_primitive_desc_destroy(pd);
+	if (!r && !plain)
+		r = emit_reorder(b, n, &dst, oloc, &pm, loc_native(b, out));
 	return r;
 }
 
@@ -892,16 +1175,19 @@ static int value_storage(struct builder *b, int v)
 	size_t bytes;
 	if (n < 0 || !es || !cc_mul_ok((size_t)n, es, &bytes) || bytes > ((size_t)1 << 38))
 		return ir_fail(b->e, INFER_E_LIMIT, "tensor too large");
-	int s = new_storage(b, bytes);
+	int s = add_storage(b, bytes, b->vuses[v]);
 	if (s < 0)
 		return s;
 	b->v[v].storage = s;
-	int *nr = realloc(b->srem, ((size_t)s + 1) * sizeof(int));
-	if (!nr)
-		return -ENOMEM;
-	b->srem = nr;
-	b->srem[s] = b->vuses[v];
 	return 0;
+}
+
+static void free_vinfo(struct builder *b, int n)
+{
+	for (int i = 0; b->v && i < n; i++) {
+		free(b->v[i].md);
+		free(b->v[i].alt_md);
+	}
 }
 
 int plan_build(struct infer_engine *en, struct ir_model *im,
@@ -941,6 +1227,8 @@ int plan_build(struct infer_engine *en, struct ir_model *im,
 	}
 	for (int i = 0; i < g->n_values; i++) {
 		b.v[i].storage = -1;
+		b.v[i].plain = -1;
+		b.v[i].alt = -1;
 		b.v[i].cval = g->values[i].cval;
 		if (b.v[i].cval) {
 			b.v[i].dt = b.v[i].cval->dtype;
@@ -1053,24 +1341,59 @@ int plan_build(struct infer_engine *en, struct ir_model *im,
 			}
 			continue;
 		}
+		/* oneDNN convolutions and pooling take their inputs in the
+		 * layout oneDNN chose; everything else reads plain tensors */
+		if (n->op == IR_CONV && b.v[n->in[1]].cval) {
+			if ((r = build_conv(&b, n, &pp, n->out[0])))
+				goto fail;
+			continue;
+		}
+		if (n->op == IR_POOL) {
+			if ((r = build_pool(&b, n, &pp, n->out[0])))
+				goto fail;
+			continue;
+		}
+		if (n->op == IR_REDUCE && n->n_out == 1) {
+			r = build_global_pool(&b, n, &pp, n->out[0]);
+			if (r < 0 || (r > 1))
+				goto fail;
+			if (r == 0)
+				continue;
+		}
+		/* NCHW -> NHWC transpose (ONNX graph inputs): no copy, the
+		 * result is the same bytes in oneDNN's nchw layout */
+		if (n->op == IR_TRANSPOSE && n->in[0] >= 0 && !b.v[n->in[0]].cval &&
+		    !b.v[n->in[0]].md && ish[0].rank == 4 && idt[0] == INFER_DT_FLOAT &&
+		    pp.perm[0] == 0 && pp.perm[1] == 2 && pp.perm[2] == 3 && pp.perm[3] == 1) {
+			int sid = b.v[n->in[0]].storage, ov = n->out[0];
+			int64_t d[4] = { osh[0].d[0], osh[0].d[3], osh[0].d[1], osh[0].d[2] };
+			b.v[ov].md = malloc(sizeof(*b.v[ov].md));
+			if (!b.v[ov].md || dims_md(b.v[ov].md, 4, d, dnnl_nchw)) {
+				r = b.v[ov].md ? ir_fail(e, INFER_E_BACKEND, "'%s': bad dims", n->name) :
+						 -ENOMEM;
+				goto fail;
+			}
+			b.v[ov].storage = sid;
+			b.srem[sid] += b.vuses[ov] - 1;
+			continue;
+		}
+		for (int k = 0; k < n->n_in; k++)
+			if ((r = want_plain(&b, n->in[k], n)))
+				goto fail;
 		if (is_view(n, &pp, &ish[0]) && n->in[0] >= 0 && !b.v[n->in[0]].cval) {
-			int sid = b.v[n->in[0]].storage;
+			int sid = loc_of(&b, n->in[0]).storage;
 			b.v[n->out[0]].storage = sid;
 			b.srem[sid] += b.vuses[n->out[0]] - 1;
 			continue;
 		}
-		/* a conv's residual accumulates in place when nothing else
-		 * reads it later */
+		/* the residual of a conv run by the reference kernel
+		 * accumulates in place when nothing else reads it later */
 		bool inplace = false;
 		if (n->op == IR_CONV && n->a.conv.sum_in >= 0) {
 			int res = n->in[n->a.conv.sum_in];
 			int sid = b.v[res].storage;
-			bool is_in = false;
-			for (int i = 0; i < sig->n_in; i++)
-				if (p->in_loc[i].storage == sid)
-					is_in = true;
-			if (sid >= 0 && !b.v[res].cval && !is_in && b.srem[sid] == 1 &&
-			    b.v[n->in[0]].storage != sid) {
+			if (sid >= 0 && !b.v[res].cval && !b.v[res].md && !is_sig_input(&b, sid) &&
+			    b.srem[sid] == 1 && loc_of(&b, n->in[0]).storage != sid) {
 				b.v[n->out[0]].storage = sid;
 				b.srem[sid] += b.vuses[n->out[0]];
 				inplace = true;
@@ -1100,17 +1423,19 @@ int plan_build(struct infer_engine *en, struct ir_model *im,
 			cs->n_in = cs->n_out = 1;
 			cs->size = p->st[b.v[n->out[0]].storage].size;
 		}
-		if (n->op == IR_CONV && b.v[n->in[1]].cval)
-			r = build_conv(&b, n, &pp, n->out[0]);
-		else if (n->op == IR_POOL)
-			r = build_pool(&b, n, &pp, n->out[0]);
-		else if (n->op == IR_MATMUL) {
+		if (n->op == IR_MATMUL) {
 			r = build_matmul(&b, n, n->out[0]);
 			if (r == 1)
 				r = build_kernel(&b, n, &pp);
 		} else
 			r = build_kernel(&b, n, &pp);
 		if (r)
+			goto fail;
+	}
+	/* graph outputs leave in the plain layout */
+	for (int i = 0; i < sig->n_out; i++) {
+		int v = sig->out[i].value;
+		if (b.v[v].md && (r = want_plain(&b, v, &g->nodes[g->values[v].producer])))
 			goto fail;
 	}
 	for (int i = 0; i < sig->n_out; i++) {
@@ -1128,6 +1453,11 @@ int plan_build(struct infer_engine *en, struct ir_model *im,
 	p->scratch_size = b.scratch;
 	if ((r = plan_memory(p)))
 		goto fail;
+	int n_reorder = 0;
+	for (int i = 0; i < p->n_steps; i++)
+		n_reorder += p->steps[i].reorder;
+	cc_log(CC_LOG_DEBUG, "infer", "plan: %d steps (%d layout reorders), %zu bytes per run",
+	       p->n_steps, n_reorder, p->arena_size);
 	p->n_arenas = max_conc > 0 ? max_conc : 1;
 	if (p->arena_size > (max_bytes - folded) / (size_t)p->n_arenas) {
 		r = ir_fail(e, INFER_E_LIMIT, "plan needs %zu bytes per run, above the budget",
@@ -1143,6 +1473,7 @@ int plan_build(struct infer_engine *en, struct ir_model *im,
 		if ((r = make_arena(p, &p->ar[i], e)))
 			goto fail;
 	free(order);
+	free_vinfo(&b, g->n_values);
 	free(b.v);
 	free(b.vuses);
 	free(b.srem);
@@ -1150,6 +1481,7 @@ int plan_build(struct infer_engine *en, struct ir_model *im,
 	return 0;
 fail:
 	free(order);
+	free_vinfo(&b, g->n_values);
 	free(b.v);
 	free(b.vuses);
 	free(b.srem);
@@ -1288,10 +1620,13 @@ int plan_profile(struct infer_plan *p, int iterations, double *conv_ms,
 		qsort(t, (size_t)iterations, sizeof(double), cmp_dbl);
 		double med = t[iterations / 2];
 		all += med;
-		if (s->kind == STEP_DNNL && s->node->op == IR_CONV) {
+		if (s->kind == STEP_DNNL && !s->reorder && s->node->op == IR_CONV) {
 			conv += med;
 			nc++;
 		}
+		cc_log(CC_LOG_DEBUG, "infer", "step %d %s%s '%s': %.3f ms", i,
+		       s->reorder ? "reorder before " : "", ir_op_name(s->node->op),
+		       s->node->name, med);
 	}
 	pthread_mutex_lock(&p->lock);
 	a->busy = false;

@@ -484,6 +484,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	cc_log_set_level(CC_LOG_WARN);
+	const char *lv = getenv("CCINFER_LOG");
+	enum cc_log_level level;
+	if (lv && !cc_log_level_parse(lv, &level))
+		cc_log_set_level(level);
 	argv++;
 	argc--;
 	optind = 1;

@@ -255,6 +255,68 @@ def tf_cases(R):
         s = tg.node('s', 'AddV2', [c, a1], T=('type', F32))
         tg.node('y', 'Relu', [s], T=('type', F32))
     R.tf('conv_residual_relu', resb, {'x': x}, ['y'], [y], 1e-5)
+    # a chain in oneDNN's blocked layouts with channel counts that are not
+    # a multiple of the block (3 -> 5 -> 7): conv + relu, max pool, conv,
+    # conv + residual + relu, a value read both by a conv and by a
+    # reference kernel (plain copy), a residual that is a graph input
+    # (reordered into the conv's layout) and intermediate graph outputs
+    x, w1, w2, w3, w4 = rnd(2, 9, 8, 3), rnd(3, 3, 3, 5), rnd(1, 1, 5, 7), rnd(3, 3, 7, 7), rnd(1, 1, 3, 3)
+    a = np.maximum(conv_ref(x, w1, (1, 1), (1, 1), (1, 1, 1, 1)), 0)
+    pl = pool_ref(a, (3, 3), (2, 2), same_pads(9, 3, 2, 1) + same_pads(8, 3, 2, 1), True)
+    bb = conv_ref(pl, w2, (1, 1), (1, 1), (0, 0, 0, 0))
+    y = np.maximum(conv_ref(bb, w3, (1, 1), (1, 1), (1, 1, 1, 1)) + bb, 0)
+    z = conv_ref(x, w4, (1, 1), (1, 1), (0, 0, 0, 0)) + x
+
+    def chain(tg):
+        xin = tg.ph('x')
+        c = tg.node('a', 'Conv2D', [xin, tg.const('w1', w1)], T=('type', F32),
+                    strides=('ints', [1, 1, 1, 1]), padding=b'SAME')
+        c = tg.node('ar', 'Relu', [c], T=('type', F32))
+        c = tg.node('p', 'MaxPool', [c], T=('type', F32), ksize=('ints', [1, 3, 3, 1]),
+                    strides=('ints', [1, 2, 2, 1]), padding=b'SAME')
+        tg.node('q', 'Identity', [c], T=('type', F32))
+        b1 = tg.node('b', 'Conv2D', [c, tg.const('w2', w2)], T=('type', F32),
+                     strides=('ints', [1, 1, 1, 1]), padding=b'VALID')
+        c = tg.node('c', 'Conv2D', [b1, tg.const('w3', w3)], T=('type', F32),
+                    strides=('ints', [1, 1, 1, 1]), padding=b'SAME')
+        c = tg.node('s', 'AddV2', [c, b1], T=('type', F32))
+        tg.node('y', 'Relu', [c], T=('type', F32))
+        tg.node('t', 'Tanh', [b1], T=('type', F32))
+        d = tg.node('d', 'Conv2D', [xin, tg.const('w4', w4)], T=('type', F32),
+                    strides=('ints', [1, 1, 1, 1]), padding=b'VALID')
+        tg.node('z', 'AddV2', [d, xin], T=('type', F32))
+    R.tf('layout_chain_odd_channels', chain, {'x': x}, ['y', 't', 'z', 'q'],
+         [y, np.tanh(bb), z, pl], 1e-5)
+    # zero Pad + VALID max pool: folded into the pool's padding after a
+    # ReLU (the zeros never win), kept as a Pad on a tensor that can be
+    # negative; global mean / max over H, W of a conv output (oneDNN
+    # pooling on the blocked layout) with 5 channels
+    x, w1 = rnd(2, 8, 7, 3), rnd(3, 3, 3, 5)
+    a = conv_ref(x, w1, (1, 1), (1, 1), (1, 1, 1, 1))
+    ar = np.maximum(a, 0)
+    padded = np.pad(ar, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    padx = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    zero = (0, 0, 0, 0)
+
+    def padpool(tg):
+        xin = tg.ph('x')
+        pads = tg.const('pads', np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32))
+        c = tg.node('a', 'Conv2D', [xin, tg.const('w1', w1)], T=('type', F32),
+                    strides=('ints', [1, 1, 1, 1]), padding=b'SAME')
+        r = tg.node('ar', 'Relu', [c], T=('type', F32))
+        pr = tg.node('pr', 'Pad', [r, pads], T=('type', F32), Tpaddings=('type', I32))
+        tg.node('y', 'MaxPool', [pr], T=('type', F32), ksize=('ints', [1, 3, 3, 1]),
+                strides=('ints', [1, 2, 2, 1]), padding=b'VALID')
+        px = tg.node('px', 'Pad', [xin, pads], T=('type', F32), Tpaddings=('type', I32))
+        tg.node('z', 'MaxPool', [px], T=('type', F32), ksize=('ints', [1, 3, 3, 1]),
+                strides=('ints', [1, 2, 2, 1]), padding=b'VALID')
+        tg.node('m', 'Mean', [c, tg.const('ax', np.array([1, 2], np.int32))],
+                T=('type', F32), keep_dims=False)
+        tg.node('mx', 'Max', [r, tg.const('ax2', np.array([1, 2], np.int32))],
+                T=('type', F32), keep_dims=True)
+    R.tf('pad_maxpool_global_pool', padpool, {'x': x}, ['y', 'z', 'm', 'mx'],
+         [pool_ref(padded, (3, 3), (2, 2), zero, True), pool_ref(padx, (3, 3), (2, 2), zero, True),
+          a.mean(axis=(1, 2)), ar.max(axis=(1, 2), keepdims=True)], 1e-5)
     # pools, SAME (asymmetric) and VALID
     for mx in (True, False):
         for (h, w, k, s, pad) in [(7, 8, 3, 2, b'SAME'), (9, 9, 2, 2, b'VALID'), (6, 5, 3, 1, b'SAME')]:
