@@ -227,10 +227,8 @@ int infer_model_run_examples(struct infer_model *m, const char *sig,
 		if (r)
 			goto out;
 	}
-	struct ir_signature view = *s;
-	view.in = x->in;
-	view.n_in = nf;
-	r = model_run_view(m, si, &view, in, (size_t)nf, outputs, n_outputs, &e);
+	struct ir_signature view;
+	r = model_run_view(m, si, sig_plan_view(s, &view), in, (size_t)nf, outputs, n_outputs, &e);
 out:
 	if (ctx)
 		tensorflow__example__free_unpacked(ctx, NULL);

@@ -426,6 +426,10 @@ int plan_profile(struct infer_plan *p, int iterations, double *conv_ms,
 int model_run_view(struct infer_model *m, int si, const struct ir_signature *x,
 		   const struct infer_tensor *inputs, size_t n_inputs,
 		   struct infer_tensor *outputs, size_t n_outputs, struct ir_err *e);
+/* The signature as its plan sees it: s itself, or for a tf.Example signature
+ * a copy in *view whose inputs are the parser's dense outputs. */
+const struct ir_signature *sig_plan_view(const struct ir_signature *s,
+					 struct ir_signature *view);
 /* Index of signature name (NULL/"" = serving_default) and its IR, or -1. */
 int model_find_sig(const struct infer_model *m, const char *name,
 		   const struct ir_signature **ret);

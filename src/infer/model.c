@@ -795,6 +795,17 @@ out:
 	return r;
 }
 
+const struct ir_signature *sig_plan_view(const struct ir_signature *s,
+					 struct ir_signature *view)
+{
+	if (!s->ex)
+		return s;
+	*view = *s;
+	view->in = s->ex->in;
+	view->n_in = s->ex->n;
+	return view;
+}
+
 int infer_model_prepare(struct infer_model *m, const char *sig, int64_t batch,
 			char *errbuf, size_t errlen)
 {
@@ -809,12 +820,7 @@ int infer_model_prepare(struct infer_model *m, const char *sig, int64_t batch,
 		return ir_fail(&e, INFER_E_UNAVAILABLE, "signature '%s' is unavailable: %s",
 			       s->name, s->error);
 	struct ir_signature view;
-	if (s->ex) {
-		view = *s;
-		view.in = s->ex->in;
-		view.n_in = s->ex->n;
-		s = &view;
-	}
+	s = sig_plan_view(s, &view);
 	if (s->n_in > 64)
 		return ir_fail(&e, INFER_E_LIMIT, "too many inputs");
 	if (batch < 1 || batch > m->max_batch)
@@ -854,12 +860,7 @@ int infer_model_profile(struct infer_model *m, const char *sig, int64_t batch,
 	int si = find_sig(m, sig);
 	const struct ir_signature *s = &m->im.sigs[si];
 	struct ir_signature view;
-	if (s->ex) {
-		view = *s;
-		view.in = s->ex->in;
-		view.n_in = s->ex->n;
-		s = &view;
-	}
+	s = sig_plan_view(s, &view);
 	struct ir_shape shapes[64];
 	for (int k = 0; k < s->n_in; k++) {
 		shapes[k] = s->in[k].shape;

@@ -315,6 +315,28 @@ static bool zero_pad_hw(const struct ir_graph *g, const struct ir_node *pn,
 		 a[2] < 0 || b[1] > 65536 || a[1] > 65536 || b[2] > 65536 || a[2] > 65536);
 }
 
+/* The zero Pad of H and W (amounts in b, a) that produces node i's first
+ * input and feeds nothing else, or NULL. */
+static struct ir_node *pad_feeding(struct ir_graph *g, const int *cons, int i, int64_t b[4],
+				   int64_t a[4])
+{
+	int pv = g->nodes[i].in[0];
+	int pi = g->values[pv].producer;
+	if (pi < 0 || sole_consumer(g, cons, pv) != i)
+		return NULL;
+	struct ir_node *pn = &g->nodes[pi];
+	return zero_pad_hw(g, pn, b, a) ? pn : NULL;
+}
+
+/* Adds the H and W amounts of a Pad (NHWC b, a) to explicit pads t, b, l, r. */
+static void add_hw_pad(int64_t pad[4], const int64_t b[4], const int64_t a[4])
+{
+	pad[0] += b[1];
+	pad[1] += a[1];
+	pad[2] += b[2];
+	pad[3] += a[2];
+}
+
 /* Zero Pad of the spatial dims of an NHWC tensor feeding only a conv
  * becomes the conv's explicit padding. */
 static void fold_pad_into_conv(struct ir_graph *g, const int *cons)
@@ -325,20 +347,13 @@ static void fold_pad_into_conv(struct ir_graph *g, const int *cons)
 		    (c->a.conv.padding != IR_PADDING_VALID &&
 		     c->a.conv.padding != IR_PADDING_EXPLICIT))
 			continue;
-		int pv = c->in[0];
-		int pi = g->values[pv].producer;
-		if (pi < 0 || sole_consumer(g, cons, pv) != i)
-			continue;
-		struct ir_node *pn = &g->nodes[pi];
 		int64_t b[4], a[4];
-		if (!zero_pad_hw(g, pn, b, a))
+		struct ir_node *pn = pad_feeding(g, cons, i, b, a);
+		if (!pn)
 			continue;
 		if (c->a.conv.padding == IR_PADDING_VALID)
 			memset(c->a.conv.pad, 0, sizeof(c->a.conv.pad));
-		c->a.conv.pad[0] += b[1];
-		c->a.conv.pad[1] += a[1];
-		c->a.conv.pad[2] += b[2];
-		c->a.conv.pad[3] += a[2];
+		add_hw_pad(c->a.conv.pad, b, a);
 		c->a.conv.padding = IR_PADDING_EXPLICIT;
 		c->in[0] = pn->in[0];
 		pn->dead = true;
@@ -381,22 +396,15 @@ static void fold_pad_into_maxpool(struct ir_graph *g, const int *cons)
 		    (c->a.pool.padding != IR_PADDING_VALID &&
 		     c->a.pool.padding != IR_PADDING_EXPLICIT))
 			continue;
-		int pv = c->in[0];
-		int pi = g->values[pv].producer;
-		if (pi < 0 || sole_consumer(g, cons, pv) != i)
-			continue;
-		struct ir_node *pn = &g->nodes[pi];
 		int64_t b[4], a[4], pad[4];
-		if (!zero_pad_hw(g, pn, b, a) || pn->in[0] < 0 || !non_negative(g, pn->in[0]))
+		struct ir_node *pn = pad_feeding(g, cons, i, b, a);
+		if (!pn || pn->in[0] < 0 || !non_negative(g, pn->in[0]))
 			continue;
 		if (c->a.pool.padding == IR_PADDING_VALID)
 			memset(pad, 0, sizeof(pad));
 		else
 			memcpy(pad, c->a.pool.pad, sizeof(pad));
-		pad[0] += b[1];
-		pad[1] += a[1];
-		pad[2] += b[2];
-		pad[3] += a[2];
+		add_hw_pad(pad, b, a);
 		if (pad[0] >= c->a.pool.kh || pad[1] >= c->a.pool.kh ||
 		    pad[2] >= c->a.pool.kw || pad[3] >= c->a.pool.kw)
 			continue;

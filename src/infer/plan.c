@@ -1496,37 +1496,43 @@ void plan_output(const struct infer_plan *p, int i, enum infer_dtype *dt,
 	*sh = p->out_sh[i];
 }
 
+/* Runs step i of p on arena a. */
+static int run_step(struct infer_plan *p, struct arena *a, int i, struct ir_err *e)
+{
+	struct step *s = &p->steps[i];
+	if (s->kind == STEP_DNNL) {
+		if (dnnl_primitive_execute(s->prim, a->stream, s->nargs, a->exec[i]))
+			return ir_fail(e, INFER_E_BACKEND, "oneDNN failed on '%s'", s->node->name);
+		return 0;
+	}
+	if (s->kind == STEP_COPY) {
+		void *d = loc_ptr(p, a, s->out_loc[0]);
+		const void *src = loc_ptr(p, a, s->in_loc[0]);
+		if (d != src && s->size)
+			memcpy(d, src, s->size);
+		return 0;
+	}
+	const void *in[64];
+	void *out[64];
+	for (int k = 0; k < s->n_in; k++)
+		in[k] = s->in_loc[k].storage >= 0 || s->in_loc[k].cptr ?
+			loc_ptr(p, a, s->in_loc[k]) : NULL;
+	for (int k = 0; k < s->n_out; k++)
+		out[k] = loc_ptr(p, a, s->out_loc[k]);
+	int r = ir_kernel_run(s->node, &s->p, s->in_dt, s->in_sh, in, s->out_dt, s->out_sh,
+			      out);
+	if (r)
+		return ir_fail(e, r, "'%s' (%s) failed: %s", s->node->name, s->node->type,
+			       r == INFER_E_BAD_INPUT ? "index out of range" : infer_strerror(r));
+	return 0;
+}
+
 static int run_steps(struct infer_plan *p, struct arena *a, struct ir_err *e)
 {
 	for (int i = 0; i < p->n_steps; i++) {
-		struct step *s = &p->steps[i];
-		if (s->kind == STEP_DNNL) {
-			if (dnnl_primitive_execute(s->prim, a->stream, s->nargs, a->exec[i]))
-				return ir_fail(e, INFER_E_BACKEND, "oneDNN failed on '%s'",
-					       s->node->name);
-			continue;
-		}
-		if (s->kind == STEP_COPY) {
-			void *d = loc_ptr(p, a, s->out_loc[0]);
-			const void *src = loc_ptr(p, a, s->in_loc[0]);
-			if (d != src && s->size)
-				memcpy(d, src, s->size);
-			continue;
-		}
-		const void *in[64];
-		void *out[64];
-		for (int k = 0; k < s->n_in; k++)
-			in[k] = s->in_loc[k].storage >= 0 || s->in_loc[k].cptr ?
-				loc_ptr(p, a, s->in_loc[k]) : NULL;
-		for (int k = 0; k < s->n_out; k++)
-			out[k] = loc_ptr(p, a, s->out_loc[k]);
-		int r = ir_kernel_run(s->node, &s->p, s->in_dt, s->in_sh, in, s->out_dt,
-				      s->out_sh, out);
+		int r = run_step(p, a, i, e);
 		if (r)
-			return ir_fail(e, r, "'%s' (%s) failed: %s", s->node->name,
-				       s->node->type,
-				       r == INFER_E_BAD_INPUT ? "index out of range" :
-				       infer_strerror(r));
+			return r;
 	}
 	return 0;
 }
@@ -1597,24 +1603,9 @@ int plan_profile(struct infer_plan *p, int iterations, double *conv_ms,
 		struct step *s = &p->steps[i];
 		for (int k = 0; k < iterations && !r; k++) {
 			uint64_t t0 = cc_mono_ns();
-			if (s->kind == STEP_DNNL) {
-				if (dnnl_primitive_execute(s->prim, a->stream, s->nargs, a->exec[i]) ||
-				    dnnl_stream_wait(a->stream))
-					r = ir_fail(e, INFER_E_BACKEND, "oneDNN failed");
-			} else if (s->kind == STEP_COPY) {
-				memcpy(loc_ptr(p, a, s->out_loc[0]), loc_ptr(p, a, s->in_loc[0]),
-				       s->size);
-			} else {
-				const void *in[64];
-				void *out[64];
-				for (int q = 0; q < s->n_in; q++)
-					in[q] = s->in_loc[q].storage >= 0 || s->in_loc[q].cptr ?
-						loc_ptr(p, a, s->in_loc[q]) : NULL;
-				for (int q = 0; q < s->n_out; q++)
-					out[q] = loc_ptr(p, a, s->out_loc[q]);
-				r = ir_kernel_run(s->node, &s->p, s->in_dt, s->in_sh, in,
-						  s->out_dt, s->out_sh, out);
-			}
+			r = run_step(p, a, i, e);
+			if (!r && s->kind == STEP_DNNL && dnnl_stream_wait(a->stream))
+				r = ir_fail(e, INFER_E_BACKEND, "oneDNN failed on '%s'", s->node->name);
 			t[k] = (double)(cc_mono_ns() - t0) / 1e6;
 		}
 		qsort(t, (size_t)iterations, sizeof(double), cmp_dbl);
