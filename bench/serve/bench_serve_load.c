@@ -5,10 +5,11 @@
  *       unary gRPC Predict calls over one TLS HTTP/2 connection with STREAMS
  *       calls in flight for SECONDS; prints one JSON line: requests/s,
  *       p50/p99 latency (µs), errors.
- *   engine MODEL_DIR INPUT ROWS ITERATIONS
+ *   engine MODEL_DIR INPUT ROWS ITERATIONS [COLS]
  *       the engine's in-process call on MODEL_DIR's serving_default with a
- *       float input named INPUT of shape [ROWS, 1] (or [ROWS, 224, 224, 3]
- *       when ROWS is negative: ResNet-50 at batch -ROWS); prints p50/p99.
+ *       float input named INPUT of shape [ROWS, COLS] (COLS defaults to 1;
+ *       [-ROWS, 224, 224, 3] when ROWS is negative: ResNet-50 at batch
+ *       -ROWS); prints p50/p99.
  *   --smoke: runs nothing heavy (the Python driver passes tiny values).
  */
 #include <errno.h>
@@ -160,14 +161,15 @@ static int cmd_load(int argc, char **argv)
 
 static int cmd_engine(int argc, char **argv)
 {
-	if (argc != 6) {
-		fprintf(stderr, "usage: engine MODEL_DIR INPUT ROWS ITERATIONS\n");
+	if (argc != 6 && argc != 7) {
+		fprintf(stderr, "usage: engine MODEL_DIR INPUT ROWS ITERATIONS [COLS]\n");
 		return 2;
 	}
 	int64_t rows;
-	uint64_t iters;
+	uint64_t iters, cols = 1;
 	if (cc_parse_i64(argv[4], &rows) < 0 || cc_parse_u64(argv[5], &iters) < 0 || !iters ||
-	    iters > 10000000 || rows == 0 || rows > 1024 || rows < -1024)
+	    iters > 10000000 || rows == 0 || rows > 1024 || rows < -1024 ||
+	    (argc == 7 && (cc_parse_u64(argv[6], &cols) < 0 || !cols || cols > 65536)))
 		return 2;
 	char err[512];
 	struct infer_model *m = NULL;
@@ -180,7 +182,7 @@ static int cmd_engine(int argc, char **argv)
 	if (rows > 0) {
 		in.rank = 2;
 		in.dims[0] = rows;
-		in.dims[1] = 1;
+		in.dims[1] = (int64_t)cols;
 	} else {
 		in.rank = 4;
 		in.dims[0] = -rows;
