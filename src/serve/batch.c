@@ -4,10 +4,26 @@
  *
  * Requests for the same servable, signature and output set go to one queue.
  * A queue holds batches: the open one collects tasks until it reaches
- * max_batch_size or batch_timeout_micros have passed since its first task;
- * then it is closed and a batch thread merges the tasks' inputs along
- * dimension 0 (padding up to the next allowed_batch_sizes entry by
- * repeating the first row), runs them once and splits the outputs back.
+ * max_batch_size or batch_timeout_micros have passed since its first task
+ * with a batch thread free to run it; then it is closed and a batch thread
+ * merges the tasks' inputs along dimension 0 (padding up to the next
+ * allowed_batch_sizes entry by repeating the first row), runs them once and
+ * splits the outputs back.
+ *
+ * "With a batch thread free": TF Serving counts the timeout from the first
+ * task only, so a partial batch that expired while every thread was busy
+ * runs the moment a thread frees up.  Under closed-loop load (clients that
+ * send their next request when the answer arrives) that splits the clients
+ * for good: while batch A runs, the clients answered by the previous batch
+ * form batch B, which expires before A ends and then runs without A's
+ * clients, whose requests come back a round trip later and form the next
+ * partial batch, and so on, every batch half full.  Here the timeout of a
+ * batch starts at its first task or when a batch thread became idle,
+ * whichever is later, so B keeps collecting for up to batch_timeout_micros
+ * after A ends and A's clients join it.  The cost is bounded: a task waits
+ * at most batch_timeout_micros longer than with TF's rule, and only when
+ * every batch thread was busy when it arrived (then it was waiting for a
+ * thread anyway).  With a thread idle the rule is TF's.
  * A queue with max_enqueued_batches batches refuses more work at once with
  * UNAVAILABLE, so memory stays bounded.  Tasks whose inner shapes differ
  * from the open batch's start a new batch.
@@ -54,6 +70,8 @@ struct serve_batcher {
 	size_t nq;
 	pthread_t *threads;
 	size_t nthreads;
+	size_t nidle;        /* batch threads not running a batch */
+	uint64_t idle_since; /* when nidle last went from 0 to >= 1 */
 	bool stop;
 };
 
@@ -305,15 +323,18 @@ static struct batch *take_ready(struct serve_batcher *bt, uint64_t now, void **r
 		struct batch *b = q->head;
 		if (!b)
 			continue;
-		if (!b->closed && now >= b->first_ns + timeout)
+		/* The caller is an idle batch thread, so idle_since is set. */
+		uint64_t start = b->first_ns > bt->idle_since ? b->first_ns : bt->idle_since;
+		uint64_t deadline = start + timeout;
+		if (!b->closed && now >= deadline)
 			b->closed = true;
 		if (b->closed) {
 			if (b->first_ns < best_t) {
 				best_t = b->first_ns;
 				best = q;
 			}
-		} else if (b->first_ns + timeout < *next_deadline) {
-			*next_deadline = b->first_ns + timeout;
+		} else if (deadline < *next_deadline) {
+			*next_deadline = deadline;
 		}
 	}
 	if (!best)
@@ -331,14 +352,19 @@ static void *batch_thread(void *arg)
 {
 	struct serve_batcher *bt = arg;
 	pthread_mutex_lock(&bt->lock);
+	if (bt->nidle++ == 0)
+		bt->idle_since = cc_mono_ns();
 	while (!bt->stop) {
 		uint64_t next;
 		void *servable = NULL;
 		struct batch *b = take_ready(bt, cc_mono_ns(), &servable, &next);
 		if (b) {
+			bt->nidle--;
 			pthread_mutex_unlock(&bt->lock);
 			run_batch(bt, servable, b);
 			pthread_mutex_lock(&bt->lock);
+			if (bt->nidle++ == 0)
+				bt->idle_since = cc_mono_ns();
 			continue;
 		}
 		if (next == UINT64_MAX) {

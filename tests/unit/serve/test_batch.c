@@ -16,6 +16,7 @@
 static pthread_mutex_t lk = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int runs, max_rows_seen, done_count, errors;
+static int64_t run_rows[64];
 static bool block_runs;
 
 /* y = 0.5 x + 2, row by row; records batch sizes. */
@@ -31,6 +32,8 @@ static int fake_run(void *ud, void *servable, const char *sig, const struct serv
 	pthread_mutex_lock(&lk);
 	while (block_runs)
 		pthread_cond_wait(&cv, &lk);
+	if (runs < 64)
+		run_rows[runs] = in[0].dims[0];
 	runs++;
 	if (in[0].dims[0] > max_rows_seen)
 		max_rows_seen = (int)in[0].dims[0];
@@ -222,11 +225,108 @@ static void test_queue_full(void **state)
 	assert_int_equal(serve_batcher_new(&bt, &p, fake_run, NULL, NULL), -EINVAL);
 }
 
+static void submit_rows(struct serve_batcher *bt, struct req *r, int64_t rows, float v)
+{
+	static const char *outs[] = { "y" };
+	make_req(r, rows, v);
+	struct serve_batch_task t = { .model_name = "m", .signature = "s", .inputs = &r->x,
+				      .n_inputs = 1, .outputs = outs, .n_outputs = 1,
+				      .done = on_done, .ud = r };
+	struct serve_status st = { 0 };
+	assert_int_equal(serve_batcher_submit(bt, (void *)1, "s|y", &t, &st), 0);
+}
+
+/*
+ * Closed-loop clients: while batch A runs, a partial batch B collects and
+ * outlives batch_timeout_micros.  B must not run the moment A ends (that
+ * would split the clients into two half-full batches for good): its
+ * timeout restarts when the batch thread becomes idle, so A's clients,
+ * sending their next requests once answered, join B and it runs full.
+ * (The only timing this relies on: the test thread submits A's follow-up
+ * requests well within the 1 s timeout after A's answers.)
+ */
+static void test_partial_batch_waits_for_idle_thread(void **state)
+{
+	(void)state;
+	struct serve_batch_params p;
+	serve_batch_params_default(&p);
+	p.max_batch_size = 8;
+	p.batch_timeout_micros = 1000000;
+	p.max_enqueued_batches = 4;
+	p.num_batch_threads = 1;
+	struct serve_batcher *bt;
+	assert_int_equal(serve_batcher_new(&bt, &p, fake_run, NULL, NULL), 0);
+	pthread_mutex_lock(&lk);
+	block_runs = true;
+	runs = done_count = errors = 0;
+	pthread_mutex_unlock(&lk);
+
+	struct req a[2], b[3], a2[2];
+	submit_rows(bt, &a[0], 4, 1);   /* A: full, closed at once */
+	submit_rows(bt, &a[1], 4, 2);
+	for (int i = 0; i < 3; i++)     /* B: 3 of 8 rows, left open */
+		submit_rows(bt, &b[i], 1, (float)(10 + i));
+	usleep(1200 * 1000);            /* B is past its timeout; A still runs */
+	pthread_mutex_lock(&lk);
+	block_runs = false;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&lk);
+	wait_done(2);                   /* A answered */
+	usleep(20 * 1000);
+	submit_rows(bt, &a2[0], 4, 3);  /* A's clients come back: 3 + 5 = 8 */
+	submit_rows(bt, &a2[1], 1, 4);
+	wait_done(2 + 3 + 2);
+	assert_int_equal(errors, 0);
+	assert_int_equal(runs, 2);
+	assert_int_equal(run_rows[0], 8);
+	assert_int_equal(run_rows[1], 8);
+	for (int i = 0; i < 2; i++) {
+		assert_true(a[i].ok && a2[i].ok);
+		serve_tensor_clear(&a[i].x);
+		serve_tensor_clear(&a2[i].x);
+	}
+	for (int i = 0; i < 3; i++) {
+		assert_true(b[i].ok);
+		serve_tensor_clear(&b[i].x);
+	}
+	serve_batcher_free(bt);
+}
+
+/* With the batch thread idle the timeout counts from the first task, as
+ * in TF Serving: a lone partial batch runs after batch_timeout_micros. */
+static void test_partial_batch_runs_after_timeout(void **state)
+{
+	(void)state;
+	struct serve_batch_params p;
+	serve_batch_params_default(&p);
+	p.max_batch_size = 8;
+	p.batch_timeout_micros = 1000;
+	p.num_batch_threads = 2;
+	struct serve_batcher *bt;
+	assert_int_equal(serve_batcher_new(&bt, &p, fake_run, NULL, NULL), 0);
+	pthread_mutex_lock(&lk);
+	block_runs = false;
+	runs = done_count = errors = 0;
+	pthread_mutex_unlock(&lk);
+	struct req r[3];
+	for (int i = 0; i < 3; i++)
+		submit_rows(bt, &r[i], 1, (float)i);
+	wait_done(3);
+	assert_int_equal(errors, 0);
+	for (int i = 0; i < 3; i++) {
+		assert_true(r[i].ok);
+		serve_tensor_clear(&r[i].x);
+	}
+	serve_batcher_free(bt);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_merge_and_split),
 		cmocka_unit_test(test_queue_full),
+		cmocka_unit_test(test_partial_batch_waits_for_idle_thread),
+		cmocka_unit_test(test_partial_batch_runs_after_timeout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
