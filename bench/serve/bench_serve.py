@@ -47,6 +47,8 @@ ap.add_argument("--mlp-timeout-us", type=int, default=2000,
                 help="batch_timeout_micros of the MLP run (default 2000)")
 ap.add_argument("--mlp-batch-threads", type=int, default=1,
                 help="num_batch_threads of the MLP run (default 1)")
+ap.add_argument("--resnet-timeout-us", type=int, default=20000,
+                help="batch_timeout_micros of the ResNet-50 run (default 20000)")
 ap.add_argument("--parts", default="abc",
                 help="parts to run: a, b, c (= c1 + c2); c1 alone is 'r', c2 alone 'm' (default abc)")
 ap.add_argument("--seconds", type=float, default=5.0)
@@ -338,9 +340,9 @@ if resnet and "r" in args.parts:
     if r1 and r32:
         print("  engine alone: batch 1 %.1f img/s, batch 32 %.1f img/s: ceiling batch-32/batch-1 %.2fx"
               % (r1, r32, r32 / r1))
-    bp = batching_file(16, 20000, 1, 4)
-    print("  batching on: max_batch_size 16, batch_timeout_micros 20000, num_batch_threads 1, "
-          "max_enqueued_batches 4")
+    bp = batching_file(16, args.resnet_timeout_us, 1, 4)
+    print("  batching on: max_batch_size 16, batch_timeout_micros %d, num_batch_threads 1, "
+          "max_enqueued_batches 4" % args.resnet_timeout_us)
     out = off_vs_on(resnet, "resnet", msg, 16, 15, bp)
     if out.get("on") and out.get("off"):
         print("  throughput ratio on/off: %.2fx (target >= 1.2x; bounded by the engine ceiling above)"
