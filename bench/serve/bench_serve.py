@@ -27,7 +27,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.environ.get("CCSERVE_SOURCE_ROOT", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration", "serve"))
