@@ -146,6 +146,13 @@ def part_a():
         results[("ccserve", streams)] = load(srv.grpc_port, hp2_msg, streams, secs)
         print("  ccserve   %2d stream(s): %s" % (streams, fmt(results[("ccserve", streams)])))
     srv.stop()
+    # The same server with every request handed to a worker thread (no inline
+    # run of lone cheap requests on the I/O thread): what the inline path saves.
+    srv = ccserve(HP2, "half_plus_two", ["--inline_max_us=0"])
+    if srv.grpc_port:
+        r = load(srv.grpc_port, hp2_msg, 1, secs)
+        print("  ccserve    1 stream(s), --inline_max_us=0 (always a worker): %s" % fmt(r))
+    srv.stop()
     if args.baseline:
         port = free_port()
         bl = subprocess.Popen([args.baseline, str(port), os.path.join(tmp, "server.pem"),

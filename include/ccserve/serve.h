@@ -301,6 +301,7 @@ struct serve_flags {
 	char *log_level;
 	bool log_json;
 	int64_t grace_period_seconds;      /* SIGTERM drain, default 10 */
+	int64_t inline_max_us;             /* --inline_max_us, default 50; 0 off */
 	bool help;
 	bool version;
 };
@@ -604,6 +605,8 @@ struct serve_engine {
 
 struct net_tls_opts;
 
+#define SERVE_INLINE_MAX_US_DEFAULT 50
+
 struct serve_server_opts {
 	const char *grpc_listen;        /* "0.0.0.0:8500"; NULL: no gRPC */
 	const char *rest_listen;        /* NULL: no REST */
@@ -621,6 +624,11 @@ struct serve_server_opts {
 	size_t max_queued;              /* worker queue cap; 0 = 4096 */
 	unsigned io_threads;            /* 0: 1 */
 	uint32_t max_concurrent_streams; /* 0: net default */
+	/* A request that is alone in flight, for a (model, API) measured to
+	 * take at most this many microseconds, runs on the I/O thread instead
+	 * of a worker (saves two thread wake-ups).  0: the default
+	 * (SERVE_INLINE_MAX_US_DEFAULT); negative: never.  Never with batching. */
+	int32_t inline_max_us;
 	/* HandleReloadConfigRequest: apply a new model list (the tool's
 	 * handler, which also remembers it for SIGHUP); NULL: UNIMPLEMENTED. */
 	int (*reload)(void *ud, const struct serve_model_config *cfgs, size_t n,
@@ -660,6 +668,15 @@ void serve_engine_loader_init(struct serve_engine_loader *el, struct serve_loade
  * with err set (bad record, CRC mismatch, a failed request). */
 int serve_warmup_replay(const struct serve_servable *sv, const uint8_t *data, size_t len,
 			char *err, size_t errlen);
+
+/* The model name of a serialized request whose field 1 is a ModelSpec
+ * (Predict, Classify, Regress, GetModelMetadata, GetModelStatus requests),
+ * found by a wire scan without decoding it: the last occurrence wins at
+ * both levels, as in protobuf decoding.  The scan does not check that the
+ * rest of the message is valid protobuf.  name (cap bytes) gets the
+ * NUL-terminated name.  -ENOENT: no name (or not scannable), -EINVAL: it
+ * does not fit or holds a NUL byte. */
+int serve_peek_model_name(const uint8_t *msg, size_t len, char *name, size_t cap);
 
 /* Decode one request as the server would (for fuzzing): kind 0 = gRPC
  * PredictRequest bytes, 1 = REST predict JSON.  Never crashes; returns 0 or

@@ -16,6 +16,17 @@
 
 #define FAIL(...) ir_fail(e, INFER_E_INVALID_MODEL, __VA_ARGS__)
 
+/* `#pragma omp parallel for if (c)` still enters libgomp when c is false (a
+ * team of one, and two futex system calls per loop); small loops skip it. */
+#define PAR_FOR(c, ...)                                 \
+	do {                                            \
+		if (c) {                                \
+			_Pragma("omp parallel for") __VA_ARGS__ \
+		} else {                                \
+			__VA_ARGS__                     \
+		}                                       \
+	} while (0)
+
 static int norm_axis(int64_t a, int rank, int64_t *ret)
 {
 	if (a < -rank || a >= rank)
@@ -1064,26 +1075,26 @@ static void k_binary(enum ir_binop op, enum infer_dtype dt, enum infer_dtype odt
 		float *z = po;
 		int64_t na = ir_shape_elems(a), nb = ir_shape_elems(b);
 		if (na == n && nb == n) {
-			#pragma omp parallel for if (n > 65536)
-			for (int64_t i = 0; i < n; i++)
-				z[i] = binff(op, x[i], y[i]);
+			PAR_FOR(n > 65536,
+				for (int64_t i = 0; i < n; i++)
+					z[i] = binff(op, x[i], y[i]););
 			return;
 		}
 		if (na == n && nb == 1) {
 			float yv = y[0];
-			#pragma omp parallel for if (n > 65536)
-			for (int64_t i = 0; i < n; i++)
-				z[i] = binff(op, x[i], yv);
+			PAR_FOR(n > 65536,
+				for (int64_t i = 0; i < n; i++)
+					z[i] = binff(op, x[i], yv););
 			return;
 		}
 		/* trailing-vector broadcast, e.g. bias over channels */
 		if (na == n && nb > 0 && n % nb == 0 && b->rank >= 1 &&
 		    b->d[b->rank - 1] == nb && o->d[o->rank - 1] == nb) {
 			int64_t rows = n / nb;
-			#pragma omp parallel for if (n > 65536)
-			for (int64_t r = 0; r < rows; r++)
-				for (int64_t j = 0; j < nb; j++)
-					z[r * nb + j] = binff(op, x[r * nb + j], y[j]);
+			PAR_FOR(n > 65536,
+				for (int64_t r = 0; r < rows; r++)
+					for (int64_t j = 0; j < nb; j++)
+						z[r * nb + j] = binff(op, x[r * nb + j], y[j]););
 			return;
 		}
 	}
@@ -1130,27 +1141,27 @@ static void k_copy_strided(const void *src, const struct ir_shape *os,
 	int64_t inner = os->d[r - 1];
 	int64_t istr = sstr[r - 1];
 	int64_t rows = inner ? n / inner : 0;
-	#pragma omp parallel for if (n > 65536)
-	for (int64_t row = 0; row < rows; row++) {
-		int64_t off = base, rem = row;
-		for (int k = r - 2; k >= 0; k--) {
-			off += (rem % os->d[k]) * sstr[k];
-			rem /= os->d[k];
-		}
-		char *d = (char *)dst + row * inner * (int64_t)es;
-		const char *s = (const char *)src;
-		if (istr == 1) {
-			memcpy(d, s + off * (int64_t)es, (size_t)(inner * (int64_t)es));
-		} else if (es == 4) {
-			const uint32_t *s4 = (const uint32_t *)s + off;
-			uint32_t *d4 = (uint32_t *)d;
-			for (int64_t j = 0; j < inner; j++)
-				d4[j] = s4[j * istr];
-		} else {
-			for (int64_t j = 0; j < inner; j++)
-				memcpy(d + j * (int64_t)es, s + (off + j * istr) * (int64_t)es, es);
-		}
-	}
+	PAR_FOR(n > 65536,
+		for (int64_t row = 0; row < rows; row++) {
+			int64_t off = base, rem = row;
+			for (int k = r - 2; k >= 0; k--) {
+				off += (rem % os->d[k]) * sstr[k];
+				rem /= os->d[k];
+			}
+			char *d = (char *)dst + row * inner * (int64_t)es;
+			const char *s = (const char *)src;
+			if (istr == 1) {
+				memcpy(d, s + off * (int64_t)es, (size_t)(inner * (int64_t)es));
+			} else if (es == 4) {
+				const uint32_t *s4 = (const uint32_t *)s + off;
+				uint32_t *d4 = (uint32_t *)d;
+				for (int64_t j = 0; j < inner; j++)
+					d4[j] = s4[j * istr];
+			} else {
+				for (int64_t j = 0; j < inner; j++)
+					memcpy(d + j * (int64_t)es, s + (off + j * istr) * (int64_t)es, es);
+			}
+		});
 }
 
 static void dense_strides(const struct ir_shape *s, int64_t *str)
@@ -1238,29 +1249,29 @@ static void k_softmax(const struct ir_shape *x, const float *src, int64_t axis,
 		outer *= x->d[i];
 	for (int i = (int)axis + 1; i < x->rank; i++)
 		inner *= x->d[i];
-	#pragma omp parallel for if (outer * inner > 64)
-	for (int64_t o = 0; o < outer; o++)
-		for (int64_t in = 0; in < inner; in++) {
-			const float *s = src + o * len * inner + in;
-			float *d = dst + o * len * inner + in;
-			float m = -INFINITY;
-			for (int64_t j = 0; j < len; j++)
-				m = s[j * inner] > m ? s[j * inner] : m;
-			double sum = 0;
-			for (int64_t j = 0; j < len; j++) {
-				float v = expf(s[j * inner] - m);
-				sum += v;
-				if (!lg)
-					d[j * inner] = v;
-			}
-			float ls = (float)log(sum);
-			for (int64_t j = 0; j < len; j++) {
-				if (lg)
-					d[j * inner] = s[j * inner] - m - ls;
-				else
-					d[j * inner] = (float)(d[j * inner] / sum);
-			}
-		}
+	PAR_FOR(outer * inner > 64,
+		for (int64_t o = 0; o < outer; o++)
+			for (int64_t in = 0; in < inner; in++) {
+				const float *s = src + o * len * inner + in;
+				float *d = dst + o * len * inner + in;
+				float m = -INFINITY;
+				for (int64_t j = 0; j < len; j++)
+					m = s[j * inner] > m ? s[j * inner] : m;
+				double sum = 0;
+				for (int64_t j = 0; j < len; j++) {
+					float v = expf(s[j * inner] - m);
+					sum += v;
+					if (!lg)
+						d[j * inner] = v;
+				}
+				float ls = (float)log(sum);
+				for (int64_t j = 0; j < len; j++) {
+					if (lg)
+						d[j * inner] = s[j * inner] - m - ls;
+					else
+						d[j * inner] = (float)(d[j * inner] / sum);
+				}
+			});
 }
 
 static void k_conv_ref(const struct ir_node *n, const struct ir_params *p,
@@ -1364,29 +1375,29 @@ static void k_matmul_ref(const struct ir_node *n, const struct ir_shape *as,
 		}
 		const float *A = a + oa * M * K, *B = b + ob * K * N;
 		float *Y = y + bi * M * N;
-		#pragma omp parallel for if (M * N * K > 1000000)
-		for (int64_t i = 0; i < M; i++)
-			for (int64_t j = 0; j < N; j++) {
-				double acc = 0;
-				for (int64_t k = 0; k < K; k++) {
-					float av = n->a.mm.ta ? A[k * M + i] : A[i * K + k];
-					float bv = n->a.mm.tb ? B[j * K + k] : B[k * N + j];
-					acc += (double)av * bv;
-				}
-				acc *= n->a.mm.alpha;
-				if (c) {
-					int64_t co = 0, rem2 = (bi * M + i) * N + j;
-					for (int d = r - 1; d >= 0; d--) {
-						co += (rem2 % os->d[d]) * cstr[d];
-						rem2 /= os->d[d];
+		PAR_FOR(M * N * K > 1000000,
+			for (int64_t i = 0; i < M; i++)
+				for (int64_t j = 0; j < N; j++) {
+					double acc = 0;
+					for (int64_t k = 0; k < K; k++) {
+						float av = n->a.mm.ta ? A[k * M + i] : A[i * K + k];
+						float bv = n->a.mm.tb ? B[j * K + k] : B[k * N + j];
+						acc += (double)av * bv;
 					}
-					acc += (double)n->a.mm.beta * c[co];
-				}
-				float v = (float)acc;
-				for (int q = 0; q < n->a.mm.n_post; q++)
-					v = unf(&n->a.mm.post[q], v);
-				Y[i * N + j] = v;
-			}
+					acc *= n->a.mm.alpha;
+					if (c) {
+						int64_t co = 0, rem2 = (bi * M + i) * N + j;
+						for (int d = r - 1; d >= 0; d--) {
+							co += (rem2 % os->d[d]) * cstr[d];
+							rem2 /= os->d[d];
+						}
+						acc += (double)n->a.mm.beta * c[co];
+					}
+					float v = (float)acc;
+					for (int q = 0; q < n->a.mm.n_post; q++)
+						v = unf(&n->a.mm.post[q], v);
+					Y[i * N + j] = v;
+				});
 	}
 }
 
@@ -1452,9 +1463,9 @@ int ir_kernel_run(const struct ir_node *n, const struct ir_params *p,
 		if (in_dt[0] == INFER_DT_FLOAT) {
 			const float *s = in[0];
 			float *d = out[0];
-			#pragma omp parallel for if (no > 65536)
-			for (int64_t i = 0; i < no; i++)
-				d[i] = unf(&n->a.un, s[i]);
+			PAR_FOR(no > 65536,
+				for (int64_t i = 0; i < no; i++)
+					d[i] = unf(&n->a.un, s[i]););
 		} else {
 			for (int64_t i = 0; i < no; i++) {
 				double v = ld(in[0], in_dt[0], i);
@@ -1484,10 +1495,10 @@ int ir_kernel_run(const struct ir_node *n, const struct ir_params *p,
 			a[j] = sc[j] / sqrtf(var[j] + n->a.bn.eps);
 			a[c + j] = of[j] - mu[j] * a[j];
 		}
-		#pragma omp parallel for if (no > 65536)
-		for (int64_t r = 0; r < rows; r++)
-			for (int64_t j = 0; j < c; j++)
-				d[r * c + j] = s[r * c + j] * a[j] + a[c + j];
+		PAR_FOR(no > 65536,
+			for (int64_t r = 0; r < rows; r++)
+				for (int64_t j = 0; j < c; j++)
+					d[r * c + j] = s[r * c + j] * a[j] + a[c + j];);
 		free(a);
 		return 0;
 	}

@@ -1209,6 +1209,12 @@ static void conn_read(struct conn *c)
 				conn_close(c);
 				return;
 			}
+			/* A short read drained the socket (and, with TLS, the
+			 * read-ahead buffer holds nothing more): epoll is
+			 * level-triggered and reports what arrives later, so skip
+			 * the read that would only say EAGAIN. */
+			if ((size_t)n < sizeof(w->rbuf) && !(c->ssl && SSL_has_pending(c->ssl)))
+				break;
 			continue;
 		}
 		/* HTTP/1.1 and detection read into c->in. */
@@ -1306,6 +1312,9 @@ static void conn_new(struct worker *w, int fd, const struct sockaddr *sa, size_t
 			return;
 		}
 		SSL_set_accept_state(c->ssl);
+		/* Read whole bursts of records per read(), not a header and a
+		 * body per record. */
+		SSL_set_read_ahead(c->ssl, 1);
 		c->st = CS_HANDSHAKE;
 	} else {
 		c->st = CS_DETECT;

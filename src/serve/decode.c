@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Request decoding as the server does it, in one entry point for fuzzing. */
 #include <errno.h>
+#include <stdbool.h>
+#include <string.h>
 
 #include "serve-internal.h"
 #include "model_server_config.pb-c.h"
@@ -11,6 +13,104 @@ static const struct serve_input_spec fuzz_specs[] = {
 	{ "x", SERVE_DT_FLOAT }, { "s", SERVE_DT_STRING }, { "i", SERVE_DT_INT64 },
 	{ "b", SERVE_DT_BOOL }, { "h", SERVE_DT_HALF }, { "u", SERVE_DT_UINT8 },
 };
+
+/* Protobuf wire scan from *pos: the next length-delimited field 1 (its
+ * payload in *out; *out = NULL at the end of msg), skipping other fields.
+ * false: not scannable protobuf. */
+static bool pb_next_field1(const uint8_t *p, size_t len, size_t *pos, const uint8_t **out,
+			   size_t *out_len)
+{
+	size_t i = *pos;
+	*out = NULL;
+	while (i < len) {
+		uint64_t key = 0, v = 0;
+		for (unsigned sh = 0;; sh += 7) {
+			if (i >= len || sh > 63)
+				return false;
+			key |= (uint64_t)(p[i] & 0x7f) << sh;
+			if (!(p[i++] & 0x80))
+				break;
+		}
+		unsigned wt = key & 7;
+		if (wt == 0 || wt == 2) {
+			for (unsigned sh = 0;; sh += 7) {
+				if (i >= len || sh > 63)
+					return false;
+				v |= (uint64_t)(p[i] & 0x7f) << sh;
+				if (!(p[i++] & 0x80))
+					break;
+			}
+			if (wt == 2) {
+				if (v > len - i)
+					return false;
+				i += (size_t)v;
+				if ((key >> 3) == 1) {
+					*out = p + i - (size_t)v;
+					*out_len = (size_t)v;
+					*pos = i;
+					return true;
+				}
+			}
+		} else if (wt == 1 || wt == 5) {
+			size_t w = wt == 1 ? 8 : 4;
+			if (w > len - i)
+				return false;
+			i += w;
+		} else {
+			return false;
+		}
+	}
+	*pos = i;
+	return true;
+}
+
+/* The last length-delimited field 1 of msg (strings: the last one wins). */
+static bool pb_last_field1(const uint8_t *p, size_t len, const uint8_t **out, size_t *out_len)
+{
+	bool found = false;
+	size_t i = 0;
+	while (i < len) {
+		const uint8_t *f;
+		size_t fl;
+		if (!pb_next_field1(p, len, &i, &f, &fl))
+			return false;
+		if (!f)
+			break;
+		*out = f;
+		*out_len = fl;
+		found = true;
+	}
+	return found;
+}
+
+int serve_peek_model_name(const uint8_t *msg, size_t len, char *name, size_t cap)
+{
+	if (!msg || !name || !cap)
+		return -EINVAL;
+	/* Every ModelSpec occurrence merges into one: the name is the last one
+	 * set in any of them. */
+	const uint8_t *nm = NULL;
+	size_t nl = 0, i = 0;
+	while (i < len) {
+		const uint8_t *spec, *n;
+		size_t sl, l;
+		if (!pb_next_field1(msg, len, &i, &spec, &sl))
+			return -ENOENT;
+		if (!spec)
+			break;
+		if (pb_last_field1(spec, sl, &n, &l)) {
+			nm = n;
+			nl = l;
+		}
+	}
+	if (!nm)
+		return -ENOENT;
+	if (nl >= cap || memchr(nm, 0, nl))
+		return -EINVAL;
+	memcpy(name, nm, nl);
+	name[nl] = 0;
+	return 0;
+}
 
 int serve_decode_request(int kind, const uint8_t *data, size_t len)
 {

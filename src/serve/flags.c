@@ -60,6 +60,7 @@ static const struct flag_def flag_defs[] = {
 	{ "log_level", F_STR, O(log_level), true, "error|warn|info|debug. Default info" },
 	{ "log_json", F_BOOL, O(log_json), true, "structured JSON log lines" },
 	{ "grace_period_seconds", F_INT, O(grace_period_seconds), true, "on SIGTERM, wait up to N seconds for in-flight requests. Default 10" },
+	{ "inline_max_us", F_INT, O(inline_max_us), true, "a request alone in flight whose model and API were measured to take at most N us runs on the I/O thread (skips two thread wake-ups); 0 = never. Default 50" },
 	{ "help", F_BOOL, O(help), true, "print this help" },
 	{ "version", F_BOOL, O(version), true, "print the version" },
 };
@@ -75,6 +76,7 @@ static void set_defaults(struct serve_flags *f)
 	f->max_num_load_retries = 5;
 	f->load_retry_interval_micros = 60000000;
 	f->grace_period_seconds = 10;
+	f->inline_max_us = SERVE_INLINE_MAX_US_DEFAULT;
 }
 
 void serve_flags_clear(struct serve_flags *f)

@@ -768,6 +768,24 @@ static int put_nested(struct cc_buf *b, const struct serve_tensor *t, int level,
 	return rc;
 }
 
+/* JSON lists put_nested() writes for t: prod(dims[0..l)) at each level l.
+ * An empty tensor can still have huge leading dimensions ([2^40, 0] is
+ * 2^40 empty lists): refuse more than ndims lists per element (the most a
+ * non-empty tensor needs) plus 2^20. */
+static bool render_size_ok(const struct serve_tensor *t, size_t elements)
+{
+	uint64_t lists = 0, prod = 1;
+	for (int l = 0; l < t->ndims; l++) {
+		lists += prod;
+		if (t->dims[l] < 0 || (t->dims[l] && prod > UINT64_MAX / 2 / (uint64_t)t->dims[l]))
+			return false;
+		prod *= (uint64_t)t->dims[l];
+		if (lists > (uint64_t)t->ndims * elements + (1u << 20))
+			return false;
+	}
+	return true;
+}
+
 static bool wants_b64(const struct serve_tensor *t)
 {
 	size_t n = t->name ? strlen(t->name) : 0;
@@ -794,6 +812,11 @@ int serve_rest_render_predict(const struct serve_tensor_list *outputs, enum serv
 		size_t n;
 		if (serve_tensor_elements(&outputs->t[i], &n) < 0)
 			return serve_status_set(st, SERVE_INTERNAL, "bad output shape"), -EINVAL;
+		if (!render_size_ok(&outputs->t[i], n))
+			return serve_status_set(st, SERVE_RESOURCE_EXHAUSTED,
+						"output %.200s: shape too large to render as JSON",
+						outputs->t[i].name ? outputs->t[i].name : ""),
+			       -E2BIG;
 	}
 	if (fmt == SERVE_REST_ROW) {
 		int64_t batch = -1;

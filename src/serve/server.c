@@ -4,6 +4,14 @@
  * grpc.health.v1.Health) and REST (/v1/models/...), both answered from a
  * pool of worker threads so the I/O threads never wait for inference.
  *
+ * One exception, for latency: a request that is the only one in flight,
+ * for a (model, API) whose measured cost is below inline_max_us (default
+ * 50 us, e.g. a small dense model), runs to completion on the I/O thread.
+ * Handing it to a worker costs two cross-thread wake-ups, which on a VM is
+ * about as much as the work itself.  Under concurrency, with batching, for
+ * a model not yet measured or one that is slower, requests always go to the
+ * workers.  The cost estimate rises at once and falls by halves (cost_*).
+ *
  * A request's life: the net handler (I/O thread) queues it on the pool (a
  * full queue answers UNAVAILABLE at once); a worker decodes it, holds the
  * servable, checks the deadline and cancellation, then runs it directly or
@@ -13,6 +21,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "ccserve/net.h"
@@ -57,6 +66,8 @@ struct rctx {
 				  * borrowed from the signature) */
 	size_t n_outputs;
 	enum serve_rest_format rest_fmt;
+	uint64_t t_handle;       /* when handle() started; 0: not yet */
+	bool inline_run;         /* handled on the I/O thread */
 	struct rctx *next;
 };
 
@@ -70,6 +81,22 @@ struct pool {
 	bool stop;
 };
 
+/* Measured handle() cost per (transport, API, model): a small open-addressed
+ * table (names only of models that answered OK, so clients cannot fill it
+ * with made-up names); when full, new keys are simply not tracked (their
+ * requests go to the workers). */
+#define COST_SLOTS 128
+#define COST_NAME_MAX 128
+
+struct cost_slot {
+	bool used;
+	bool grpc;
+	uint8_t api;
+	char name[COST_NAME_MAX];
+	uint64_t ns;             /* estimate: max-tracking, slow decay */
+	uint32_t samples;
+};
+
 struct serve_server {
 	struct serve_server_opts o;
 	struct net_server *grpc, *rest;
@@ -77,6 +104,10 @@ struct serve_server {
 	struct serve_batcher *batcher;
 	struct serve_limits lim;
 	char *prom_path;
+	atomic_uint in_flight;   /* requests received and not yet recorded */
+	uint64_t inline_max_ns;  /* 0: never inline */
+	pthread_mutex_t cost_lock;
+	struct cost_slot cost[COST_SLOTS];
 };
 
 /* ------------------------------------------------------------------------ */
@@ -98,17 +129,123 @@ static void free_body(void *body, void *ud)
 	free(body);
 }
 
+static int parse_rest_path(const char *path, char *name, size_t nsz,
+			   struct serve_model_request *mr, char *label, size_t lsz, char *verb,
+			   size_t vsz);
+
+/* ------------------------------------------------------------------------ */
+/* Per-(model, API) cost, for running lone cheap requests inline             */
+
+static bool cost_api(enum api api)
+{
+	return api == API_PREDICT || api == API_CLASSIFY || api == API_REGRESS ||
+	       api == API_METADATA || api == API_STATUS;
+}
+
+/* The slot for a key (creating it when create), or NULL. Under cost_lock. */
+static struct cost_slot *cost_slot(struct serve_server *s, bool grpc, enum api api,
+				   const char *name, bool create)
+{
+	size_t n = strlen(name);
+	if (!n || n >= COST_NAME_MAX)
+		return NULL;
+	uint32_t h = 2166136261u ^ (uint32_t)api ^ (grpc ? 0x80u : 0u);
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)name[i]) * 16777619u;
+	for (size_t i = 0; i < COST_SLOTS; i++) {
+		struct cost_slot *e = &s->cost[(h + i) % COST_SLOTS];
+		if (!e->used) {
+			if (!create)
+				return NULL;
+			e->used = true;
+			e->grpc = grpc;
+			e->api = (uint8_t)api;
+			memcpy(e->name, name, n + 1);
+			return e;
+		}
+		if (e->grpc == grpc && e->api == (uint8_t)api && !strcmp(e->name, name))
+			return e;
+	}
+	return NULL;
+}
+
+/* One finished handle(): the estimate jumps up to a slower sample at once
+ * and falls by half the difference on faster ones. */
+static void cost_update(struct serve_server *s, bool grpc, enum api api, const char *name,
+			uint64_t ns)
+{
+	pthread_mutex_lock(&s->cost_lock);
+	struct cost_slot *e = cost_slot(s, grpc, api, name, true);
+	if (e) {
+		if (!e->samples || ns >= e->ns)
+			e->ns = ns;
+		else
+			e->ns -= (e->ns - ns) / 2;
+		if (e->samples < UINT32_MAX)
+			e->samples++;
+	}
+	pthread_mutex_unlock(&s->cost_lock);
+}
+
+static bool cost_cheap(struct serve_server *s, bool grpc, enum api api, const char *name)
+{
+	bool cheap = false;
+	pthread_mutex_lock(&s->cost_lock);
+	const struct cost_slot *e = cost_slot(s, grpc, api, name, false);
+	if (e && e->samples >= 2 && e->ns <= s->inline_max_ns)
+		cheap = true;
+	pthread_mutex_unlock(&s->cost_lock);
+	return cheap;
+}
+
+/* The model name a request names, without decoding it: gRPC requests
+ * whose field 1 is a ModelSpec (name = its field 1), REST /v1/models/NAME
+ * paths (api from the verb).  false: unknown, do not inline. */
+static bool peek_model(struct rctx *c, enum api *api, char *name, size_t cap)
+{
+	if (c->grpc) {
+		if (!cost_api(c->api))
+			return false;
+		size_t len;
+		const uint8_t *body = net_request_body(c->req, &len);
+		if (!body || serve_peek_model_name(body, len, name, cap) < 0)
+			return false;
+		*api = c->api;
+		return true;
+	}
+	const char *method = net_request_method(c->req);
+	char label[256], verb[32];
+	struct serve_model_request mr = { 0 };
+	if (parse_rest_path(net_request_path(c->req), name, cap, &mr, label, sizeof(label), verb,
+			    sizeof(verb)) < 0)
+		return false;
+	if (!strcmp(method, "GET"))
+		*api = !verb[0] ? API_STATUS : !strcmp(verb, "metadata") ? API_METADATA : API_OTHER;
+	else if (!strcmp(method, "POST"))
+		*api = !strcmp(verb, "predict")	   ? API_PREDICT
+		       : !strcmp(verb, "classify") ? API_CLASSIFY
+		       : !strcmp(verb, "regress")  ? API_REGRESS
+						   : API_OTHER;
+	else
+		return false;
+	return cost_api(*api);
+}
+
 static void record(struct rctx *c, enum serve_code code)
 {
 	struct serve_server *s = c->srv;
 	serve_metrics_in_flight(s->o.metrics, -1);
+	atomic_fetch_sub(&s->in_flight, 1);
+	if (code == SERVE_OK && c->t_handle && s->inline_max_ns && cost_api(c->api))
+		cost_update(s, c->grpc, c->api, c->model, cc_mono_ns() - c->t_handle);
 	if (c->api <= API_STATUS)
 		serve_metrics_request(s->o.metrics, c->model, api_names[c->api],
 				      c->grpc ? "GRPC" : "REST", code, cc_mono_ns() - c->t0);
 	if (cc_log_get_level() >= CC_LOG_DEBUG)
-		cc_log(CC_LOG_DEBUG, SERVE_LOG, "%s %s %s model=\"%.64s\" -> %s in %.3f ms",
+		cc_log(CC_LOG_DEBUG, SERVE_LOG, "%s %s %s model=\"%.64s\" -> %s in %.3f ms%s",
 		       net_request_peer(c->req), c->grpc ? "gRPC" : "REST", api_names[c->api],
-		       c->model, serve_code_name(code), (double)(cc_mono_ns() - c->t0) / 1e6);
+		       c->model, serve_code_name(code), (double)(cc_mono_ns() - c->t0) / 1e6,
+		       c->inline_run ? " (inline)" : "");
 }
 
 /* gRPC answer: msg (malloc'ed, taken) or an error status. */
@@ -1751,6 +1888,7 @@ static void handle_rest(struct rctx *c)
 static void handle(struct rctx *c)
 {
 	struct serve_status st = { 0 };
+	c->t_handle = cc_mono_ns();
 	if (net_request_cancelled(c->req)) {
 		record(c, SERVE_CANCELLED);
 		net_request_drop(c->req);
@@ -1845,6 +1983,7 @@ static void on_request(void *ud, struct net_request *req)
 	c->t0 = cc_mono_ns();
 	c->api = grpc ? grpc_api(path) : API_OTHER;
 	serve_metrics_in_flight(s->o.metrics, 1);
+	unsigned alone = atomic_fetch_add(&s->in_flight, 1) == 0;
 	if (grpc) {
 		c->deadline = net_request_deadline_ns(req);
 	} else if (s->o.rest_timeout_ms) {
@@ -1866,6 +2005,15 @@ static void on_request(void *ud, struct net_request *req)
 		serve_status_set(&st, SERVE_UNIMPLEMENTED, "unknown method %.200s", path);
 		finish_error(c, &st);
 		return;
+	}
+	if (alone && s->inline_max_ns && !s->batcher) {
+		enum api api;
+		char name[COST_NAME_MAX];
+		if (peek_model(c, &api, name, sizeof(name)) && cost_cheap(s, grpc, api, name)) {
+			c->inline_run = true;
+			handle(c);
+			return;
+		}
 	}
 	struct pool *p = &s->pool;
 	pthread_mutex_lock(&p->lock);
@@ -1936,6 +2084,12 @@ int serve_server_new(struct serve_server **ret, const struct serve_server_opts *
 		return -ENOMEM;
 	}
 	s->o.prometheus_path = s->prom_path;
+	pthread_mutex_init(&s->cost_lock, NULL);
+	atomic_init(&s->in_flight, 0);
+	if (opts->inline_max_us >= 0)
+		s->inline_max_ns = (uint64_t)(opts->inline_max_us ? opts->inline_max_us
+								: SERVE_INLINE_MAX_US_DEFAULT) *
+				   1000u;
 	struct pool *p = &s->pool;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
@@ -2040,6 +2194,7 @@ void serve_server_free(struct serve_server *s)
 	net_server_free(s->rest);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&s->cost_lock);
 	free(s->prom_path);
 	free(s);
 }

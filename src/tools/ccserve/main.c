@@ -421,6 +421,9 @@ int main(int argc, char **argv)
 									  : a.f.rest_api_num_threads),
 		.rest_timeout_ms = (uint64_t)a.f.rest_api_timeout_in_ms,
 		.max_message_bytes = (size_t)a.f.max_message_bytes,
+		.inline_max_us = a.f.inline_max_us <= 0 ? -1
+				 : a.f.inline_max_us > 1000000 ? 1000000
+								: (int32_t)a.f.inline_max_us,
 		.reload = reload_cb,
 		.reload_ud = &a,
 	};

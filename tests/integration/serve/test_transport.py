@@ -407,7 +407,7 @@ for f in ("saved_model.pb", "SLOW"):
     open(os.path.join(slowbase, "1", f), "wb").write(b"\0")
 srv = Server(EXE, ["--port=%d" % free_port(), "--rest_api_port=%d" % free_port(), "--model_name=s",
                    "--model_base_path=" + slowbase, "--ssl_config_file=" + ssl_cfg,
-                   "--monitoring_config_file=" + mon, "--grpc_max_threads=1"])
+                   "--monitoring_config_file=" + mon, "--grpc_max_threads=1", "--log_level=debug"])
 ch = grpc.secure_channel("127.0.0.1:%d" % srv.grpc_port, creds)
 sstub = prediction_service_pb2_grpc.PredictionServiceStub(ch)
 busy = [sstub.Predict.future(predict_req([1.0], name="s"), timeout=30) for _ in range(2)]
@@ -444,10 +444,46 @@ except grpc.RpcError as e:
 check("SIGTERM: the in-flight request completes", ok is True, ok)
 check("SIGTERM: exit 0 after draining", srv.p.wait(30) == 0)
 ch.close()
+srv_slow_log = srv.text()
 srv.stop()
 
-# --- Mutual TLS --------------------------------------------------------------------
 shutil.rmtree(os.path.join(base, "3"))
+# --- Lone cheap requests run on the I/O thread (debug log says "(inline)") ---------------
+# Sequential calls of a measured-cheap model run inline; the first two of
+# each (model, API) are measured on a worker; --inline_max_us=0 never
+# inlines; the slow model above never did (300 ms is far over the limit).
+check("a 300 ms model never runs inline", srv_slow_log.count("(inline)") == 0,
+      [l for l in srv_slow_log.splitlines() if "(inline)" in l][:3])
+answers = {}
+# A generous limit (5 ms) keeps this independent of the build's speed (ASan).
+for flag in (["--inline_max_us=5000"], ["--inline_max_us=0"]):
+    srv = Server(EXE, ["--port=%d" % free_port(), "--rest_api_port=%d" % free_port(), "--model_name=m",
+                       "--model_base_path=" + base, "--ssl_config_file=" + ssl_cfg, "--log_level=debug"] + flag)
+    check("server starts " + " ".join(flag), srv.grpc_port and srv.rest_port, srv.text()[-1500:])
+    ch = grpc.secure_channel("127.0.0.1:%d" % srv.grpc_port, creds)
+    st = prediction_service_pb2_grpc.PredictionServiceStub(ch)
+    got = [floats(st.Predict(predict_req([float(i)]), timeout=10).outputs["y"]) for i in range(6)]
+    got += [curl("/v1/models/m:predict", '{"instances": [%d.0]}' % i)[1] for i in range(4)]
+    e = rpc_error(st.Predict, predict_req([1.0], name="nosuch"))
+    got.append(e and e.code())
+    # 16 at once: run on the workers, answers unchanged.
+    futs = [st.Predict.future(predict_req([float(i)]), timeout=10) for i in range(16)]
+    got += [floats(f.result().outputs["y"]) for f in futs]
+    ch.close()
+    text = srv.text()
+    srv.stop()
+    answers[flag == ["--inline_max_us=0"]] = got
+    inl = [l for l in text.splitlines() if "(inline)" in l]
+    if flag != ["--inline_max_us=0"]:
+        check("sequential cheap gRPC Predicts run inline", sum("gRPC predict" in l for l in inl) >= 4, inl[:8])
+        check("sequential cheap REST predicts run inline", sum("REST predict" in l for l in inl) >= 2, inl[:8])
+        check("unknown model is never inline", not any("nosuch" in l for l in inl), inl[:8])
+    else:
+        check("--inline_max_us=0: nothing inline", not inl, inl[:3])
+check("inline and worker runs answer the same", answers[False] == answers[True] and
+      answers[False][0] != answers[False][1], answers)
+
+# --- Mutual TLS --------------------------------------------------------------------
 mtls = os.path.join(tmp, "mtls.txt")
 write_ssl_config(mtls, pki, client_verify=True)
 srv = Server(EXE, ["--port=%d" % free_port(), "--model_name=m", "--model_base_path=" + base,

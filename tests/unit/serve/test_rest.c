@@ -264,6 +264,33 @@ static void test_examples(void **state)
 	free(out);
 }
 
+/* An empty output with huge leading dimensions would be 2^40 empty JSON
+ * lists: refused, while modest empty and non-empty shapes render. */
+static void test_render_empty_huge(void **state)
+{
+	(void)state;
+	struct serve_tensor t = { .name = "y", .dtype = SERVE_DT_FLOAT, .ndims = 2,
+				  .dims = { (int64_t)1 << 40, 0 } };
+	struct serve_tensor_list l = { .t = &t, .n = 1 };
+	struct serve_status st = { 0 };
+	char *out = NULL;
+	size_t len;
+	assert_int_equal(serve_rest_render_predict(&l, SERVE_REST_COLUMNAR, &out, &len, &st), -E2BIG);
+	assert_int_equal(st.code, SERVE_RESOURCE_EXHAUSTED);
+	assert_non_null(strstr(st.msg, "too large"));
+	assert_int_equal(serve_rest_render_predict(&l, SERVE_REST_ROW, &out, &len, &st), -E2BIG);
+	t.dims[0] = 2;
+	assert_int_equal(serve_rest_render_predict(&l, SERVE_REST_COLUMNAR, &out, &len, &st), 0);
+	assert_string_equal(out, "{\n    \"outputs\": [[], []]\n}");
+	free(out);
+	float v[6] = { 1, 2, 3, 4, 5, 6 };
+	struct serve_tensor u = { .name = "y", .dtype = SERVE_DT_FLOAT, .ndims = 5,
+				  .dims = { 6, 1, 1, 1, 1 }, .data = v, .nbytes = sizeof(v) };
+	l.t = &u;
+	assert_int_equal(serve_rest_render_predict(&l, SERVE_REST_ROW, &out, &len, &st), 0);
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_row_named_and_columnar),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_examples),
+		cmocka_unit_test(test_render_empty_huge),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
