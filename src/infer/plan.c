@@ -1597,7 +1597,22 @@ int plan_profile(struct infer_plan *p, int iterations, double *conv_ms,
 	pthread_mutex_unlock(&p->lock);
 	omp_set_num_threads(p->en->threads);
 	int r = run_steps(p, a, e); /* warm: buffers hold plausible values */
-	double conv = 0, all = 0;
+	/* in sequence: each step timed inside whole runs too (caches hold what
+	 * the previous steps left, as in a real run, not this step's data) */
+	double *seq = calloc((size_t)p->n_steps * (size_t)iterations + 1, sizeof(double));
+	if (!r && !seq)
+		r = -ENOMEM;
+	for (int k = 0; !r && k < iterations; k++)
+		for (int i = 0; !r && i < p->n_steps; i++) {
+			uint64_t t0 = cc_mono_ns();
+			r = run_step(p, a, i, e);
+			if (!r && p->steps[i].kind == STEP_DNNL && dnnl_stream_wait(a->stream))
+				r = ir_fail(e, INFER_E_BACKEND, "oneDNN failed on '%s'",
+					    p->steps[i].node->name);
+			seq[(size_t)i * (size_t)iterations + (size_t)k] =
+				(double)(cc_mono_ns() - t0) / 1e6;
+		}
+	double conv = 0, all = 0, seq_all = 0;
 	int nc = 0;
 	for (int i = 0; !r && i < p->n_steps; i++) {
 		struct step *s = &p->steps[i];
@@ -1615,17 +1630,23 @@ int plan_profile(struct infer_plan *p, int iterations, double *conv_ms,
 			conv += med;
 			nc++;
 		}
-		cc_log(CC_LOG_DEBUG, "infer", "step %d %s%s '%s': %.3f ms", i,
+		double *sq = seq + (size_t)i * (size_t)iterations;
+		qsort(sq, (size_t)iterations, sizeof(double), cmp_dbl);
+		double sm = sq[iterations / 2];
+		seq_all += sm;
+		cc_log(CC_LOG_DEBUG, "infer", "step %d %s%s '%s': %.3f ms alone, %.3f ms in sequence", i,
 		       s->reorder ? "reorder before " : "", ir_op_name(s->node->op),
-		       s->node->name, med);
+		       s->node->name, med, sm);
 	}
 	pthread_mutex_lock(&p->lock);
 	a->busy = false;
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	free(t);
+	free(seq);
 	if (r)
 		return r;
+	cc_log(CC_LOG_DEBUG, "infer", "steps: %.3f ms alone, %.3f ms in sequence", all, seq_all);
 	*conv_ms = conv;
 	*steps_ms = all;
 	*n_conv = nc;
