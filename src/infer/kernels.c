@@ -1274,10 +1274,14 @@ static void k_softmax(const struct ir_shape *x, const float *src, int64_t axis,
 			});
 }
 
+/* Reference convolution with the node's post-ops.  res (may be NULL or
+ * alias y: each element is read before it is written) is the fused
+ * residual, added after the first sum_at post-ops. */
 static void k_conv_ref(const struct ir_node *n, const struct ir_params *p,
 		       const struct ir_shape *xs, const float *x, const float *w,
-		       const float *bias, const struct ir_shape *os, float *y)
+		       const float *bias, const float *res, const struct ir_shape *os, float *y)
 {
+	int sum_at = res ? n->a.conv.sum_at : n->a.conv.n_post;
 	int64_t N = xs->d[0], H = xs->d[1], W = xs->d[2], C = xs->d[3];
 	int64_t OH = os->d[1], OW = os->d[2], O = os->d[3];
 	int64_t g = p->groups, ic = C / g, oc = O / g;
@@ -1302,7 +1306,16 @@ static void k_conv_ref(const struct ir_node *n, const struct ir_params *p,
 								acc += (double)xp[i] * wp[i * KH * KW];
 						}
 					}
-					y[((b * OH + oy) * OW + ox) * O + o] = (float)acc;
+					int64_t yi = ((b * OH + oy) * OW + ox) * O + o;
+					float v = (float)acc;
+					for (int q = 0; q < sum_at; q++)
+						v = unf(&n->a.conv.post[q], v);
+					if (res) {
+						v += res[yi];
+						for (int q = sum_at; q < n->a.conv.n_post; q++)
+							v = unf(&n->a.conv.post[q], v);
+					}
+					y[yi] = v;
 				}
 }
 
@@ -1422,29 +1435,10 @@ int ir_kernel_run(const struct ir_node *n, const struct ir_params *p,
 		const float *bias = n->n_in > 2 && n->in[2] >= 0 && n->a.conv.sum_in != 2 ?
 				    in[2] : NULL;
 		float *y = out[0];
-		if (n->a.conv.sum_in >= 0 && n->a.conv.sum_at >= 0) {
-			/* reference path keeps it simple: compute into a temp */
-			float *t = malloc((size_t)no * sizeof(float));
-			if (!t)
-				return -ENOMEM;
-			k_conv_ref(n, p, x, in[0], in[1], bias, o, t);
-			const float *res = in[n->a.conv.sum_in];
-			for (int64_t i = 0; i < no; i++) {
-				float v = t[i];
-				for (int q = 0; q < n->a.conv.sum_at; q++)
-					v = unf(&n->a.conv.post[q], v);
-				v += res[i];
-				for (int q = n->a.conv.sum_at; q < n->a.conv.n_post; q++)
-					v = unf(&n->a.conv.post[q], v);
-				y[i] = v;
-			}
-			free(t);
-			return 0;
-		}
-		k_conv_ref(n, p, x, in[0], in[1], bias, o, y);
-		for (int64_t i = 0; i < no && n->a.conv.n_post; i++)
-			for (int q = 0; q < n->a.conv.n_post; q++)
-				y[i] = unf(&n->a.conv.post[q], y[i]);
+		const float *res = n->a.conv.sum_in >= 0 && n->a.conv.sum_at >= 0
+					   ? in[n->a.conv.sum_in]
+					   : NULL;
+		k_conv_ref(n, p, x, in[0], in[1], bias, res, o, y);
 		return 0;
 	}
 	case IR_POOL:
@@ -1488,18 +1482,21 @@ int ir_kernel_run(const struct ir_node *n, const struct ir_params *p,
 		int64_t c = x->d[x->rank - 1], rows = c ? no / c : 0;
 		const float *s = in[0], *sc = in[1], *of = in[2], *mu = in[3], *var = in[4];
 		float *d = out[0];
-		float *a = malloc((size_t)(c ? c : 1) * 2 * sizeof(float));
-		if (!a)
-			return -ENOMEM;
-		for (int64_t j = 0; j < c; j++) {
-			a[j] = sc[j] / sqrtf(var[j] + n->a.bn.eps);
-			a[c + j] = of[j] - mu[j] * a[j];
+		/* Per-channel scale and shift in chunks of 512 channels on the
+		 * stack: nothing is allocated while a plan runs. */
+		enum { BN_CHUNK = 512 };
+		float a[2 * BN_CHUNK];
+		for (int64_t j0 = 0; j0 < c; j0 += BN_CHUNK) {
+			int64_t m = c - j0 < BN_CHUNK ? c - j0 : BN_CHUNK;
+			for (int64_t j = 0; j < m; j++) {
+				a[j] = sc[j0 + j] / sqrtf(var[j0 + j] + n->a.bn.eps);
+				a[BN_CHUNK + j] = of[j0 + j] - mu[j0 + j] * a[j];
+			}
+			PAR_FOR(no > 65536,
+				for (int64_t r = 0; r < rows; r++)
+					for (int64_t j = 0; j < m; j++)
+						d[r * c + j0 + j] = s[r * c + j0 + j] * a[j] + a[BN_CHUNK + j];);
 		}
-		PAR_FOR(no > 65536,
-			for (int64_t r = 0; r < rows; r++)
-				for (int64_t j = 0; j < c; j++)
-					d[r * c + j] = s[r * c + j] * a[j] + a[c + j];);
-		free(a);
 		return 0;
 	}
 	case IR_REDUCE:

@@ -255,6 +255,15 @@ def tf_cases(R):
         s = tg.node('s', 'AddV2', [c, a1], T=('type', F32))
         tg.node('y', 'Relu', [s], T=('type', F32))
     R.tf('conv_residual_relu', resb, {'x': x}, ['y'], [y], 1e-5)
+    # BatchNorm that folds into nothing (it reads a graph input), with more
+    # channels than the kernel's per-chunk table (512): the unfused kernel.
+    x = rnd(2, 3, 1030)
+    g_, be, mu, var = rnd(1030) + 1.5, rnd(1030), rnd(1030), np.abs(rnd(1030)) + 0.5
+    R.tf('batchnorm_unfused_1030ch', lambda tg: tg.node(
+        'y', 'FusedBatchNormV3', [tg.ph('x'), tg.const('g', g_), tg.const('be', be),
+                                  tg.const('mu', mu), tg.const('var', var)],
+        T=('type', F32), epsilon=1e-3, is_training=False),
+        {'x': x}, ['y'], [(x - mu) / np.sqrt(var + 1e-3) * g_ + be], 1e-5)
     # a chain in oneDNN's blocked layouts with channel counts that are not
     # a multiple of the block (3 -> 5 -> 7): conv + relu, max pool, conv,
     # conv + residual + relu, a value read both by a conv and by a
