@@ -504,11 +504,7 @@ static void gc_read(struct net_grpc_client *c)
 		}
 		if (c->st != GC_READY)
 			return;
-		/* A short read drained the socket (and, with TLS, nothing is
-		 * left in the read-ahead buffer): epoll is level-triggered and
-		 * reports what arrives later, so skip the read that would only
-		 * say EAGAIN. */
-		if ((size_t)n < sizeof(buf) && !(c->ssl && SSL_has_pending(c->ssl)))
+		if (tls_read_drained(c->ssl, (size_t)n, sizeof(buf)))
 			return;
 	}
 }

@@ -80,6 +80,11 @@ int tls_client_ssl(SSL *ssl, const struct net_tls_opts *o, const char *host);
 int tls_set_socket(SSL *ssl, int fd);
 /* Log the OpenSSL error queue at debug level and clear it. */
 void tls_log_errors(const char *what);
+/* After a read that returned got of asked bytes: true when the socket (and,
+ * with TLS (ssl not NULL), OpenSSL's read-ahead buffer) is drained for now.
+ * The epoll loops are level-triggered, so they then wait for readiness
+ * instead of reading again only to see EAGAIN. */
+bool tls_read_drained(SSL *ssl, size_t got, size_t asked);
 
 /* ------------------------------------------------------------------------ */
 /* Address helpers (addr.c)                                                 */

@@ -1209,11 +1209,7 @@ static void conn_read(struct conn *c)
 				conn_close(c);
 				return;
 			}
-			/* A short read drained the socket (and, with TLS, the
-			 * read-ahead buffer holds nothing more): epoll is
-			 * level-triggered and reports what arrives later, so skip
-			 * the read that would only say EAGAIN. */
-			if ((size_t)n < sizeof(w->rbuf) && !(c->ssl && SSL_has_pending(c->ssl)))
+			if (tls_read_drained(c->ssl, (size_t)n, sizeof(w->rbuf)))
 				break;
 			continue;
 		}

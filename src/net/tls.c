@@ -386,6 +386,11 @@ static void nosig_init(void)
 	nosig_method = m;
 }
 
+bool tls_read_drained(SSL *ssl, size_t got, size_t asked)
+{
+	return got < asked && !(ssl && SSL_has_pending(ssl));
+}
+
 int tls_set_socket(SSL *ssl, int fd)
 {
 	pthread_once(&nosig_once, nosig_init);

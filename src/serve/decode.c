@@ -14,6 +14,21 @@ static const struct serve_input_spec fuzz_specs[] = {
 	{ "b", SERVE_DT_BOOL }, { "h", SERVE_DT_HALF }, { "u", SERVE_DT_UINT8 },
 };
 
+/* One base-128 varint at p[*i] (at most 10 bytes); false when truncated. */
+static bool pb_varint(const uint8_t *p, size_t len, size_t *i, uint64_t *ret)
+{
+	uint64_t v = 0;
+	for (unsigned sh = 0;; sh += 7) {
+		if (*i >= len || sh > 63)
+			return false;
+		v |= (uint64_t)(p[*i] & 0x7f) << sh;
+		if (!(p[(*i)++] & 0x80))
+			break;
+	}
+	*ret = v;
+	return true;
+}
+
 /* Protobuf wire scan from *pos: the next length-delimited field 1 (its
  * payload in *out; *out = NULL at the end of msg), skipping other fields.
  * false: not scannable protobuf. */
@@ -23,33 +38,22 @@ static bool pb_next_field1(const uint8_t *p, size_t len, size_t *pos, const uint
 	size_t i = *pos;
 	*out = NULL;
 	while (i < len) {
-		uint64_t key = 0, v = 0;
-		for (unsigned sh = 0;; sh += 7) {
-			if (i >= len || sh > 63)
-				return false;
-			key |= (uint64_t)(p[i] & 0x7f) << sh;
-			if (!(p[i++] & 0x80))
-				break;
-		}
+		uint64_t key, v;
+		if (!pb_varint(p, len, &i, &key))
+			return false;
 		unsigned wt = key & 7;
-		if (wt == 0 || wt == 2) {
-			for (unsigned sh = 0;; sh += 7) {
-				if (i >= len || sh > 63)
-					return false;
-				v |= (uint64_t)(p[i] & 0x7f) << sh;
-				if (!(p[i++] & 0x80))
-					break;
-			}
-			if (wt == 2) {
-				if (v > len - i)
-					return false;
-				i += (size_t)v;
-				if ((key >> 3) == 1) {
-					*out = p + i - (size_t)v;
-					*out_len = (size_t)v;
-					*pos = i;
-					return true;
-				}
+		if (wt == 0) {
+			if (!pb_varint(p, len, &i, &v))
+				return false;
+		} else if (wt == 2) {
+			if (!pb_varint(p, len, &i, &v) || v > len - i)
+				return false;
+			i += (size_t)v;
+			if ((key >> 3) == 1) {
+				*out = p + i - (size_t)v;
+				*out_len = (size_t)v;
+				*pos = i;
+				return true;
 			}
 		} else if (wt == 1 || wt == 5) {
 			size_t w = wt == 1 ? 8 : 4;
