@@ -203,21 +203,6 @@ def forward(W, nlayers, x):
     return y.astype(np.float32)
 
 
-def string_const(tg, name, values):
-    n = tg.g.node.add()
-    n.name = name
-    n.op = 'Const'
-    n.attr['dtype'].type = DT_STRING
-    t = n.attr['value'].tensor
-    t.dtype = DT_STRING
-    if isinstance(values, list):
-        t.tensor_shape.dim.add().size = len(values)
-    else:
-        values = [values]
-    t.string_val.extend(v.encode() for v in values)
-    return name
-
-
 def write_savedmodel(pb, out, sizes, W, block_size=4096):
     tg = r50.TFGraph(pb)
     x = tg.node('input', 'Placeholder', dtype=('type', DT_FLOAT),
@@ -249,21 +234,21 @@ def write_savedmodel(pb, out, sizes, W, block_size=4096):
 
     # The saver: what tf.compat.v1.train.Saver (V2 format) adds.
     names = sorted(var_shapes)
-    fn_in = string_const(tg, 'save/filename/input', 'model')
+    fn_in = tg.const('save/filename/input', np.array('model'))
     fn = tg.node('save/filename', 'PlaceholderWithDefault', [fn_in],
                  dtype=('type', DT_STRING), shape=('shape', []))
     fconst = tg.node('save/Const', 'PlaceholderWithDefault', [fn],
                      dtype=('type', DT_STRING), shape=('shape', []))
-    tn = string_const(tg, 'save/SaveV2/tensor_names', names)
-    ss = string_const(tg, 'save/SaveV2/shape_and_slices', [''] * len(names))
+    tn = tg.const('save/SaveV2/tensor_names', names)
+    ss = tg.const('save/SaveV2/shape_and_slices', [''] * len(names))
     sv = tg.node('save/SaveV2', 'SaveV2', [fconst, tn, ss] + names)
     tg.g.node[-1].attr['dtypes'].list.type.extend([DT_FLOAT] * len(names))
     tg.node('save/control_dependency', 'Identity', [fconst, '^' + sv], T=('type', DT_STRING),
             _class=b'')
     tg.g.node[-1].attr['_class'].ClearField('s')
     tg.g.node[-1].attr['_class'].list.s.append(b'loc:@save/Const')
-    rn = string_const(tg, 'save/RestoreV2/tensor_names', names)
-    rs = string_const(tg, 'save/RestoreV2/shape_and_slices', [''] * len(names))
+    rn = tg.const('save/RestoreV2/tensor_names', names)
+    rs = tg.const('save/RestoreV2/shape_and_slices', [''] * len(names))
     rv = tg.node('save/RestoreV2', 'RestoreV2', [fconst, rn, rs])
     tg.g.node[-1].attr['dtypes'].list.type.extend([DT_FLOAT] * len(names))
     assigns = []

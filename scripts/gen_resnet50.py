@@ -39,7 +39,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROTO_TF = os.path.join(HERE, '..', 'proto', 'tf')
 
-DT_FLOAT, DT_INT32 = 1, 3
+DT_FLOAT, DT_INT32, DT_STRING = 1, 3, 7
 
 
 def load_protos(tmp):
@@ -109,7 +109,10 @@ class TFGraph:
 
     def const(self, name, arr):
         arr = np.array(arr, order='C')  # keeps 0-d arrays 0-d
-        dt = DT_FLOAT if arr.dtype == np.float32 else DT_INT32
+        if arr.dtype.kind == 'U':
+            dt = DT_STRING
+        else:
+            dt = DT_FLOAT if arr.dtype == np.float32 else DT_INT32
         n = self.g.node.add()
         n.name = name
         n.op = 'Const'
@@ -118,7 +121,10 @@ class TFGraph:
         t.dtype = dt
         for d in arr.shape:
             t.tensor_shape.dim.add().size = d
-        t.tensor_content = arr.tobytes()
+        if dt == DT_STRING:
+            t.string_val.extend(v.encode() for v in arr.reshape(-1))
+        else:
+            t.tensor_content = arr.tobytes()
         return name
 
 

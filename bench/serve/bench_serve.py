@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import struct
 import subprocess
 import sys
@@ -337,30 +338,29 @@ if resnet and "b" in args.parts:
     e_p50, s_p50, s_p99 = [], [], []
     if eng:
         e_p50.append(eng["p50_us"])
-    rounds = 1 if args.smoke else 3
-    for i in range(rounds):
-        for what in (("server", "engine") if i % 2 == 0 else ("engine", "server")):
-            if what == "engine" and (i or e_p50 == []):
-                e = engine(rdir, "input", -1, 20)
-                if e:
-                    e_p50.append(e["p50_us"])
-            elif what == "server" and srv.grpc_port:
-                r = load(srv.grpc_port, msg, 1, 5)
-                if r:
-                    s_p50.append(r["p50_us"])
-                    s_p99.append(r["p99_us"])
+    # The engine's first turn is the measurement above, when there is one.
+    turns = ["server"] + ([] if e_p50 else ["engine"])
+    if not args.smoke:
+        turns += ["engine", "server", "server", "engine"]
+    for what in turns:
+        if what == "engine":
+            e = engine(rdir, "input", -1, 20)
+            if e:
+                e_p50.append(e["p50_us"])
+        elif srv.grpc_port:
+            r = load(srv.grpc_port, msg, 1, 5)
+            if r:
+                s_p50.append(r["p50_us"])
+                s_p99.append(r["p99_us"])
     srv.stop()
-
-    def median(v):
-        v = sorted(v)
-        return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
 
     if e_p50 and s_p50:
         print("  engine alone p50 per turn (ms): %s" % ", ".join("%.2f" % (x / 1e3) for x in e_p50))
         print("  through ccserve p50 per turn (ms): %s (p99 max %.2f)"
               % (", ".join("%.2f" % (x / 1e3) for x in s_p50), max(s_p99) / 1e3))
         print("  median engine %.2f ms, median server %.2f ms: ratio %.3fx (target <= 1.05x)"
-              % (median(e_p50) / 1e3, median(s_p50) / 1e3, median(s_p50) / median(e_p50)))
+              % (statistics.median(e_p50) / 1e3, statistics.median(s_p50) / 1e3,
+                 statistics.median(s_p50) / statistics.median(e_p50)))
 if resnet and "r" in args.parts:
     print("== (c1) ResNet-50, 16 concurrent streams, batching off vs on")
     # The engine's own batch-32/batch-1 throughput bounds what any batcher
