@@ -418,6 +418,41 @@ int plan_profile(struct infer_plan *p, int iterations, double *conv_ms,
 		 double *steps_ms, int *n_conv, struct ir_err *e);
 
 /* ------------------------------------------------------------------------ */
+/* Winograd F(4x4,3x3) convolution on nChw8c activations (winograd.c)      */
+
+enum wino_act_kind { WINO_CLAMP, WINO_LEAKY };
+struct wino_act {
+	enum wino_act_kind kind;
+	float lo, hi; /* CLAMP: bounds; LEAKY: lo is the negative slope */
+};
+
+struct wino_conv {
+	int64_t N, C, H, W, K, OH, OW, pt, pl; /* stride 1, 3x3, no dilation */
+	const float *u;    /* wino_transform_weights() output */
+	const float *bias; /* K floats or NULL */
+	int n_act;
+	struct wino_act act[IR_MAX_POST];
+	/* wino_plan() */
+	int64_t th, tw, tiles, blk, vstride, mstride;
+};
+
+/* Whether this CPU runs the kernels (AVX2 and FMA). */
+bool wino_cpu_ok(void);
+/* Whether C input and K output channels are supported. */
+bool wino_shape_ok(int64_t C, int64_t K);
+size_t wino_weights_size(int64_t C, int64_t K);
+/* oihw: K x C x 3 x 3 floats; u: wino_weights_size() bytes. */
+void wino_transform_weights(const float *oihw, int64_t K, int64_t C, float *u);
+/* Fills the tiling fields of w from its sizes: tiles are processed in
+ * blocks whose transformed input and products take about block_bytes
+ * (0: chosen from the size of the transformed weights). */
+void wino_plan(struct wino_conv *w, size_t block_bytes);
+size_t wino_scratch_size(const struct wino_conv *w);
+/* src: N x C/8 x H x W x 8, dst: N x K/8 x OH x OW x 8. */
+void wino_run(const struct wino_conv *w, const float *src, float *dst, void *scratch,
+	      int threads);
+
+/* ------------------------------------------------------------------------ */
 /* Runs over explicit plan inputs (model.c), used by the Example path       */
 
 /* Runs signature index si of m with x (a signature's plan-input view: in[]

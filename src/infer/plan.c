@@ -21,6 +21,7 @@
  * outputs out: no allocation.
  */
 #include <errno.h>
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@
 
 struct wcache_entry {
 	const struct ir_tensor *src; /* identity of the constant */
+	bool wino;                   /* Winograd transform, not md */
 	dnnl_memory_desc_t md;
 	void *data;
 	size_t size;
@@ -45,6 +47,7 @@ struct infer_engine {
 	dnnl_engine_t eng;
 	int threads;
 	enum infer_precision prec;
+	int wino; /* Winograd 3x3 convs: 0 never, 1 when faster, 2 always */
 	pthread_mutex_t lock; /* weight cache */
 	struct wcache_entry *wc;
 	size_t n_wc, cap_wc;
@@ -56,7 +59,7 @@ struct loc {
 	const void *cptr;  /* constant data */
 };
 
-enum step_kind { STEP_DNNL, STEP_KERNEL, STEP_COPY };
+enum step_kind { STEP_DNNL, STEP_KERNEL, STEP_COPY, STEP_WINO };
 
 struct dnnl_arg {
 	int arg;
@@ -81,6 +84,8 @@ struct step {
 	struct loc *in_loc, *out_loc;
 	/* COPY: in_loc[0] -> out_loc[0], size bytes */
 	size_t size;
+	/* WINO: in_loc[0] -> out_loc[0], scratch in the arena's scratchpad */
+	struct wino_conv *wino;
 };
 
 struct storage {
@@ -143,6 +148,12 @@ int engine_new(int threads, enum infer_precision prec,
 		return ir_fail(e, INFER_E_UNSUPPORTED,
 			       "bf16 needs a CPU with avx512_bf16 or AMX; this one has neither");
 	}
+	/* CCINFER_WINOGRAD: "0" never, "1" for every eligible conv, unset or
+	 * "auto" where the tile count makes it pay (docs/ccinfer.md) */
+	const char *wv = getenv("CCINFER_WINOGRAD");
+	en->wino = wv && !strcmp(wv, "0") ? 0 : wv && !strcmp(wv, "1") ? 2 : 1;
+	if (prec != INFER_PRECISION_FP32 || !wino_cpu_ok())
+		en->wino = 0;
 	pthread_mutex_init(&en->lock, NULL);
 	*ret = en;
 	return 0;
@@ -188,7 +199,8 @@ static int cached_weights(struct infer_engine *en, const struct ir_tensor *src,
 	}
 	pthread_mutex_lock(&en->lock);
 	for (size_t i = 0; i < en->n_wc; i++)
-		if (en->wc[i].src == src && dnnl_memory_desc_equal(&en->wc[i].md, want)) {
+		if (en->wc[i].src == src && !en->wc[i].wino &&
+		    dnnl_memory_desc_equal(&en->wc[i].md, want)) {
 			*ret = en->wc[i].data;
 			pthread_mutex_unlock(&en->lock);
 			return 0;
@@ -227,7 +239,7 @@ static int cached_weights(struct infer_engine *en, const struct ir_tensor *src,
 		en->wc = n;
 		en->cap_wc = nc;
 	}
-	en->wc[en->n_wc++] = (struct wcache_entry){ src, *want, dst, sz };
+	en->wc[en->n_wc++] = (struct wcache_entry){ src, false, *want, dst, sz };
 	*ret = dst;
 	dst = NULL;
 out:
@@ -242,6 +254,42 @@ out:
 		dnnl_memory_destroy(ms);
 	if (md)
 		dnnl_memory_destroy(md);
+	pthread_mutex_unlock(&en->lock);
+	return r;
+}
+
+/* Winograd-transformed weights of a K x C x 3 x 3 constant, once per
+ * engine. */
+static int cached_wino_weights(struct infer_engine *en, const struct ir_tensor *src,
+			       int64_t K, int64_t C, const float **ret)
+{
+	int r = 0;
+	pthread_mutex_lock(&en->lock);
+	for (size_t i = 0; i < en->n_wc; i++)
+		if (en->wc[i].src == src && en->wc[i].wino) {
+			*ret = en->wc[i].data;
+			goto out;
+		}
+	size_t sz = wino_weights_size(K, C);
+	if (en->n_wc == en->cap_wc) {
+		size_t nc = en->cap_wc ? en->cap_wc * 2 : 64;
+		struct wcache_entry *n = realloc(en->wc, nc * sizeof(*n));
+		if (!n) {
+			r = -ENOMEM;
+			goto out;
+		}
+		en->wc = n;
+		en->cap_wc = nc;
+	}
+	float *u = alloc_prefault(sz);
+	if (!u) {
+		r = -ENOMEM;
+		goto out;
+	}
+	wino_transform_weights(src->data, K, C, u);
+	en->wc[en->n_wc++] = (struct wcache_entry){ src, true, { 0 }, u, sz };
+	*ret = u;
+out:
 	pthread_mutex_unlock(&en->lock);
 	return r;
 }
@@ -586,6 +634,83 @@ static bool is_sig_input(const struct builder *b, int sid)
 	return false;
 }
 
+/* A 3x3 stride-1 convolution through our Winograd F(4x4,3x3) kernels
+ * (winograd.c) instead of oneDNN's direct one, when oneDNN chose nChw8c
+ * for both sides (AVX2), the channels fit the kernel's blocking, the
+ * post-ops are clamps or leaky ReLUs, there is no fused residual, and
+ * (unless CCINFER_WINOGRAD=1) there are enough tiles to amortise reading
+ * the 4x larger transformed weights.  Returns 1 when not taken. */
+static int build_wino(struct builder *b, const struct ir_node *n, const struct ir_params *pp,
+		      int out, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst)
+{
+	const struct vinfo *x = &b->v[n->in[0]];
+	const struct ir_shape *os = &b->v[out].sh;
+	const struct ir_tensor *wt = b->v[n->in[1]].cval;
+	if (!b->en->wino || pp->groups != 1 || n->a.conv.kh != 3 || n->a.conv.kw != 3 ||
+	    n->a.conv.sh != 1 || n->a.conv.sw != 1 || n->a.conv.dh != 1 || n->a.conv.dw != 1 ||
+	    n->a.conv.sum_in >= 0 || x->dt != INFER_DT_FLOAT || !wt ||
+	    wt->dtype != INFER_DT_FLOAT)
+		return 1;
+	struct wino_conv wc = {
+		.N = x->sh.d[0], .C = x->sh.d[3], .H = x->sh.d[1], .W = x->sh.d[2],
+		.K = os->d[3], .OH = os->d[1], .OW = os->d[2], .pt = pp->pad[0], .pl = pp->pad[2],
+	};
+	if (!wino_shape_ok(wc.C, wc.K) || wc.N < 1 || wc.OH < 1 || wc.OW < 1 ||
+	    wc.OH != wc.H + pp->pad[0] + pp->pad[1] - 2 ||
+	    wc.OW != wc.W + pp->pad[2] + pp->pad[3] - 2 || pp->pad[0] > 2 || pp->pad[2] > 2 ||
+	    ir_shape_elems(&wt->shape) != wc.K * wc.C * 9)
+		return 1;
+	for (int i = 0; i < n->a.conv.n_post; i++) {
+		const struct ir_act *a = &n->a.conv.post[i];
+		struct wino_act *wa = &wc.act[wc.n_act++];
+		switch (a->op) {
+		case IR_RELU: *wa = (struct wino_act){ WINO_CLAMP, 0, INFINITY }; break;
+		case IR_RELU6: *wa = (struct wino_act){ WINO_CLAMP, 0, 6 }; break;
+		case IR_CLIP: *wa = (struct wino_act){ WINO_CLAMP, a->alpha, a->beta }; break;
+		case IR_LEAKY_RELU: *wa = (struct wino_act){ WINO_LEAKY, a->alpha, 0 }; break;
+		default: return 1;
+		}
+	}
+	dnnl_memory_desc_t s8, d8;
+	int64_t sd[4] = { wc.N, wc.C, wc.H, wc.W }, dd[4] = { wc.N, wc.K, wc.OH, wc.OW };
+	if (dims_md(&s8, 4, sd, dnnl_aBcd8b) || dims_md(&d8, 4, dd, dnnl_aBcd8b) ||
+	    !dnnl_memory_desc_equal(src, &s8) || !dnnl_memory_desc_equal(dst, &d8))
+		return 1;
+	if (n->n_in > 2 && n->in[2] >= 0) {
+		const struct ir_tensor *bt = b->v[n->in[2]].cval;
+		if (!bt || bt->dtype != INFER_DT_FLOAT || ir_shape_elems(&bt->shape) != wc.K)
+			return 1;
+		wc.bias = bt->data;
+	}
+	wino_plan(&wc, 0);
+	/* Measured on AVX2 (bench/infer/bench_wino.c): below 16 tiles the
+	 * products are too small to pay for the transformed weights. */
+	if (b->en->wino == 1 && wc.tiles < 16)
+		return 1;
+	struct loc sloc;
+	int r = cached_wino_weights(b->en, wt, wc.K, wc.C, &wc.u);
+	r = r ? r : loc_in(b, n->in[0], src, n, &sloc);
+	r = r ? r : out_storage(b, out, dst);
+	if (r)
+		return r;
+	for (int k = 0; k < n->n_in; k++)
+		if (n->in[k] >= 0 && b->v[n->in[k]].storage >= 0)
+			b->srem[b->v[n->in[k]].storage]--;
+	struct step *stp = new_step(b, STEP_WINO, n);
+	if (!stp || !(stp->wino = malloc(sizeof(wc))) ||
+	    !(stp->in_loc = calloc(1, sizeof(struct loc))) ||
+	    !(stp->out_loc = calloc(1, sizeof(struct loc))))
+		return -ENOMEM;
+	*stp->wino = wc;
+	stp->n_in = stp->n_out = 1;
+	stp->in_loc[0] = sloc;
+	stp->out_loc[0] = loc_native(b, out);
+	size_t ss = wino_scratch_size(&wc);
+	if (ss > b->scratch)
+		b->scratch = ss;
+	return 0;
+}
+
 /* Convolution with the source and destination layouts oneDNN picks
  * (format_tag_any); the input is reordered when its layout differs, the
  * fused residual must be in the destination's layout (accumulated in
@@ -641,6 +766,10 @@ static int build_conv(struct builder *b, const struct ir_node *n,
 			       n->name);
 	src = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
 	dst = *dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+	if ((r = build_wino(b, n, pp, out, &src, &dst)) <= 0) {
+		dnnl_primitive_desc_destroy(pd);
+		return r;
+	}
 	const dnnl_memory_desc_t *wm = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
 	const void *wdata;
 	struct loc sloc;
@@ -1145,6 +1274,7 @@ void plan_free(struct infer_plan *p)
 		if (s->prim)
 			dnnl_primitive_destroy(s->prim);
 		free(s->args);
+		free(s->wino);
 		free(s->in_dt);
 		free(s->in_sh);
 		free(s->in_loc);
@@ -1453,11 +1583,14 @@ int plan_build(struct infer_engine *en, struct ir_model *im,
 	p->scratch_size = b.scratch;
 	if ((r = plan_memory(p)))
 		goto fail;
-	int n_reorder = 0;
-	for (int i = 0; i < p->n_steps; i++)
+	int n_reorder = 0, n_wino = 0;
+	for (int i = 0; i < p->n_steps; i++) {
 		n_reorder += p->steps[i].reorder;
-	cc_log(CC_LOG_DEBUG, "infer", "plan: %d steps (%d layout reorders), %zu bytes per run",
-	       p->n_steps, n_reorder, p->arena_size);
+		n_wino += p->steps[i].kind == STEP_WINO;
+	}
+	cc_log(CC_LOG_DEBUG, "infer",
+	       "plan: %d steps (%d layout reorders, %d Winograd convs), %zu bytes per run",
+	       p->n_steps, n_reorder, n_wino, p->arena_size);
 	p->n_arenas = max_conc > 0 ? max_conc : 1;
 	if (p->arena_size > (max_bytes - folded) / (size_t)p->n_arenas) {
 		r = ir_fail(e, INFER_E_LIMIT, "plan needs %zu bytes per run, above the budget",
@@ -1503,6 +1636,11 @@ static int run_step(struct infer_plan *p, struct arena *a, int i, struct ir_err 
 	if (s->kind == STEP_DNNL) {
 		if (dnnl_primitive_execute(s->prim, a->stream, s->nargs, a->exec[i]))
 			return ir_fail(e, INFER_E_BACKEND, "oneDNN failed on '%s'", s->node->name);
+		return 0;
+	}
+	if (s->kind == STEP_WINO) {
+		wino_run(s->wino, loc_ptr(p, a, s->in_loc[0]), loc_ptr(p, a, s->out_loc[0]),
+			 a->base + p->scratch_off, p->en->threads);
 		return 0;
 	}
 	if (s->kind == STEP_COPY) {
@@ -1626,7 +1764,8 @@ int plan_profile(struct infer_plan *p, int iterations, double *conv_ms,
 		qsort(t, (size_t)iterations, sizeof(double), cmp_dbl);
 		double med = t[iterations / 2];
 		all += med;
-		if (s->kind == STEP_DNNL && !s->reorder && s->node->op == IR_CONV) {
+		if ((s->kind == STEP_DNNL || s->kind == STEP_WINO) && !s->reorder &&
+		    s->node->op == IR_CONV) {
 			conv += med;
 			nc++;
 		}
@@ -1634,9 +1773,9 @@ int plan_profile(struct infer_plan *p, int iterations, double *conv_ms,
 		qsort(sq, (size_t)iterations, sizeof(double), cmp_dbl);
 		double sm = sq[iterations / 2];
 		seq_all += sm;
-		cc_log(CC_LOG_DEBUG, "infer", "step %d %s%s '%s': %.3f ms alone, %.3f ms in sequence", i,
-		       s->reorder ? "reorder before " : "", ir_op_name(s->node->op),
-		       s->node->name, med, sm);
+		cc_log(CC_LOG_DEBUG, "infer", "step %d %s%s%s '%s': %.3f ms alone, %.3f ms in sequence",
+		       i, s->reorder ? "reorder before " : "", ir_op_name(s->node->op),
+		       s->kind == STEP_WINO ? " (winograd)" : "", s->node->name, med, sm);
 	}
 	pthread_mutex_lock(&p->lock);
 	a->busy = false;

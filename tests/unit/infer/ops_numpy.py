@@ -129,14 +129,21 @@ class Runner:
         self.ccinfer, self.tmp = ccinfer, tmp
         self.n = self.fail = 0
 
-    def run(self, name, model_dir, inputs, outputs, refs, tol):
+    def run(self, name, model_dir, inputs, outputs, refs, tol, env=None, expect=None):
+        """env: extra environment for ccinfer; expect: text its debug log
+        must contain (e.g. which convolution path the plan took)."""
         self.n += 1
         args = [self.ccinfer, 'run', model_dir, '--output-dir', os.path.join(model_dir, 'out')]
         for k, v in inputs.items():
             p = os.path.join(model_dir, 'in_%s.npy' % k.replace('/', '_'))
             np.save(p, v)
             args += ['--input', '%s=%s' % (k, p)]
-        r = subprocess.run(args, capture_output=True, text=True)
+        full_env = None
+        if env or expect:
+            full_env = dict(os.environ, **(env or {}))
+            if expect:
+                full_env['CCINFER_LOG'] = 'debug'
+        r = subprocess.run(args, capture_output=True, text=True, env=full_env)
         if r.returncode:
             print('FAIL %s: ccinfer exited %d: %s' % (name, r.returncode, r.stderr.strip()))
             self.fail += 1
@@ -159,16 +166,20 @@ class Runner:
                 print('FAIL %s: values differ' % name)
                 self.fail += 1
                 return
+        if expect and expect not in r.stderr:
+            print('FAIL %s: log lacks %r' % (name, expect))
+            self.fail += 1
+            return
         print('ok   %s' % name)
 
-    def tf(self, name, build, inputs, outputs, refs, tol=1e-5):
+    def tf(self, name, build, inputs, outputs, refs, tol=1e-5, env=None, expect=None):
         d = os.path.join(self.tmp, name)
         os.makedirs(d)
         tg = TF(self.pb)
         build(tg)
         with open(os.path.join(d, 'frozen_graph.pb'), 'wb') as f:
             f.write(tg.g.SerializeToString())
-        self.run(name, d, inputs, outputs, refs, tol)
+        self.run(name, d, inputs, outputs, refs, tol, env, expect)
 
     def onnx(self, name, nodes, inputs, outputs, refs, inits=(), tol=1e-5, opset=13):
         import onnx
@@ -504,12 +515,92 @@ def onnx_cases(R):
            {'x': x}, ['y'], [x.argmax(2)[:, :, None, :].astype(np.int64)])
 
 
+def winograd_cases(R):
+    """3x3 stride-1 convs through the Winograd F(4x4,3x3) kernels (forced
+    with CCINFER_WINOGRAD=1 where the tile count alone would not pick
+    them): output sizes that are not multiples of the 4x4 tile, 1x1
+    outputs, SAME / VALID / explicit asymmetric pads, batches, bias and
+    each fused activation it takes; the plan's log must name the path."""
+    import platform
+    if platform.machine() not in ('x86_64', 'AMD64') or 'avx2' not in open('/proc/cpuinfo').read():
+        print('skip winograd cases: no AVX2 here')
+        return
+    force = {'CCINFER_WINOGRAD': '1'}
+    one = '1 Winograd convs'
+    acts = {'none': (None, lambda y: y), 'relu': ('Relu', lambda y: np.maximum(y, 0)),
+            'relu6': ('Relu6', lambda y: np.clip(y, 0, 6)),
+            'leaky': ('LeakyRelu', lambda y: np.where(y >= 0, y, 0.2 * y))}
+    for (n, h, w, c, o, pads, act) in [
+            (1, 7, 9, 8, 16, 'SAME', 'relu'), (2, 5, 6, 16, 32, 'VALID', 'none'),
+            (1, 3, 3, 8, 16, 'VALID', 'relu6'), (3, 13, 11, 24, 48, 'SAME', 'leaky'),
+            (1, 6, 5, 8, 16, (0, 2, 1, 0), 'relu'), (2, 4, 7, 16, 16, (2, 2, 2, 1), 'none'),
+            (1, 1, 1, 8, 16, (1, 1, 1, 1), 'relu')]:
+        x, wt, bias = rnd(n, h, w, c), rnd(3, 3, c, o), rnd(o)
+        if isinstance(pads, str):
+            p = (same_pads(h, 3, 1, 1) + same_pads(w, 3, 1, 1)) if pads == 'SAME' else (0, 0, 0, 0)
+        else:
+            p = pads
+        op, f = acts[act]
+        ref = f(conv_ref(x, wt, (1, 1), (1, 1), p) + bias)
+
+        def b(tg, wt=wt, bias=bias, pads=pads, op=op):
+            kw = dict(T=('type', F32), strides=('ints', [1, 1, 1, 1]), data_format=b'NHWC')
+            if isinstance(pads, str):
+                kw['padding'] = pads.encode()
+            else:
+                kw['padding'] = b'EXPLICIT'
+                kw['explicit_paddings'] = ('ints', [0, 0, pads[0], pads[1], pads[2], pads[3], 0, 0])
+            c_ = tg.node('c', 'Conv2D', [tg.ph('x'), tg.const('w', wt)], **kw)
+            c_ = tg.node('b' if op else 'y', 'BiasAdd', [c_, tg.const('bias', bias)], T=('type', F32))
+            if op == 'LeakyRelu':
+                tg.node('y', op, [c_], T=('type', F32), alpha=0.2)
+            elif op:
+                tg.node('y', op, [c_], T=('type', F32))
+        tag = pads if isinstance(pads, str) else 'pads%d%d%d%d' % pads
+        R.tf('winograd_n%d_%dx%d_c%d_o%d_%s_%s' % (n, h, w, c, o, tag, act), b, {'x': x},
+             ['y'], [ref], 2e-5, force, one)
+    # two chained Winograd convs (the second reads the first's nChw8c
+    # output directly) by default: enough tiles for the size rule
+    x, w1, w2 = rnd(1, 32, 30, 16), rnd(3, 3, 16, 32), rnd(3, 3, 32, 16)
+    a = np.maximum(conv_ref(x, w1, (1, 1), (1, 1), (1, 1, 1, 1)), 0)
+    y = conv_ref(a, w2, (1, 1), (1, 1), (1, 1, 1, 1))
+
+    def chain(tg):
+        c_ = tg.node('c', 'Conv2D', [tg.ph('x'), tg.const('w1', w1)], T=('type', F32),
+                     strides=('ints', [1, 1, 1, 1]), padding=b'SAME')
+        c_ = tg.node('r', 'Relu', [c_], T=('type', F32))
+        tg.node('y', 'Conv2D', [c_, tg.const('w2', w2)], T=('type', F32),
+                strides=('ints', [1, 1, 1, 1]), padding=b'SAME')
+    R.tf('winograd_chain_default', chain, {'x': x}, ['y'], [y], 2e-5, None, '2 Winograd convs')
+    R.tf('winograd_chain_off', chain, {'x': x}, ['y'], [y], 1e-5, {'CCINFER_WINOGRAD': '0'},
+         '0 Winograd convs')
+    # the size rule keeps oneDNN for a few tiles; CCINFER_WINOGRAD=0 always
+    x, wt = rnd(1, 6, 6, 16), rnd(3, 3, 16, 16)
+
+    def small(tg):
+        tg.node('y', 'Conv2D', [tg.ph('x'), tg.const('w', wt)], T=('type', F32),
+                strides=('ints', [1, 1, 1, 1]), padding=b'SAME')
+    ref = conv_ref(x, wt, (1, 1), (1, 1), (1, 1, 1, 1))
+    R.tf('winograd_few_tiles_default', small, {'x': x}, ['y'], [ref], 1e-5, None,
+         '0 Winograd convs')
+    # channels the kernels do not block (12 in, 20 out): oneDNN
+    x, wt = rnd(1, 20, 20, 12), rnd(3, 3, 12, 20)
+    ref = conv_ref(x, wt, (1, 1), (1, 1), (1, 1, 1, 1))
+
+    def odd(tg):
+        tg.node('y', 'Conv2D', [tg.ph('x'), tg.const('w', wt)], T=('type', F32),
+                strides=('ints', [1, 1, 1, 1]), padding=b'SAME')
+    R.tf('winograd_odd_channels_forced', odd, {'x': x}, ['y'], [ref], 1e-5, force,
+         '0 Winograd convs')
+
+
 def main():
     ccinfer = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
         R = Runner(ccinfer, tmp)
         R.pb = load_tf_protos(os.path.join(tmp, 'pb'))
         tf_cases(R)
+        winograd_cases(R)
         onnx_cases(R)
         print('%d passed, %d failed' % (R.n - R.fail, R.fail))
         return 1 if R.fail else 0
