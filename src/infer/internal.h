@@ -418,7 +418,7 @@ int plan_profile(struct infer_plan *p, int iterations, double *conv_ms,
 		 double *steps_ms, int *n_conv, struct ir_err *e);
 
 /* ------------------------------------------------------------------------ */
-/* Winograd F(4x4,3x3) convolution on nChw8c activations (winograd.c)      */
+/* Winograd F(2x2,3x3) / F(4x4,3x3) convolution on nChw8c (winograd.c)    */
 
 enum wino_act_kind { WINO_CLAMP, WINO_LEAKY };
 struct wino_act {
@@ -428,7 +428,8 @@ struct wino_act {
 
 struct wino_conv {
 	int64_t N, C, H, W, K, OH, OW, pt, pl; /* stride 1, 3x3, no dilation */
-	const float *u;    /* wino_transform_weights() output */
+	int m;             /* output tile: 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)) */
+	const float *u;    /* wino_transform_weights() output for this m */
 	const float *bias; /* K floats or NULL */
 	int n_act;
 	struct wino_act act[IR_MAX_POST];
@@ -440,9 +441,9 @@ struct wino_conv {
 bool wino_cpu_ok(void);
 /* Whether C input and K output channels are supported. */
 bool wino_shape_ok(int64_t C, int64_t K);
-size_t wino_weights_size(int64_t C, int64_t K);
+size_t wino_weights_size(int64_t C, int64_t K, int m);
 /* oihw: K x C x 3 x 3 floats; u: wino_weights_size() bytes. */
-void wino_transform_weights(const float *oihw, int64_t K, int64_t C, float *u);
+void wino_transform_weights(const float *oihw, int64_t K, int64_t C, int m, float *u);
 /* Fills the tiling fields of w from its sizes: tiles are processed in
  * blocks whose transformed input and products take about block_bytes
  * (0: chosen from the size of the transformed weights). */

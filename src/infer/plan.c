@@ -37,7 +37,7 @@
 
 struct wcache_entry {
 	const struct ir_tensor *src; /* identity of the constant */
-	bool wino;                   /* Winograd transform, not md */
+	int wino;                    /* Winograd transform for tile m (2, 4), not md */
 	dnnl_memory_desc_t md;
 	void *data;
 	size_t size;
@@ -47,7 +47,7 @@ struct infer_engine {
 	dnnl_engine_t eng;
 	int threads;
 	enum infer_precision prec;
-	int wino; /* Winograd 3x3 convs: 0 never, 1 when faster, 2 always */
+	int wino; /* Winograd 3x3 convs: 0 never, 1 by the size rule, 2 or 4: always F(mxm) */
 	pthread_mutex_t lock; /* weight cache */
 	struct wcache_entry *wc;
 	size_t n_wc, cap_wc;
@@ -148,10 +148,15 @@ int engine_new(int threads, enum infer_precision prec,
 		return ir_fail(e, INFER_E_UNSUPPORTED,
 			       "bf16 needs a CPU with avx512_bf16 or AMX; this one has neither");
 	}
-	/* CCINFER_WINOGRAD: "0" never, "1" for every eligible conv, unset or
-	 * "auto" where the tile count makes it pay (docs/ccinfer.md) */
+	/* CCINFER_WINOGRAD: "0" never; "2" / "4" F(2x2) / F(4x4) for every
+	 * eligible conv; unset or "auto": by the size rule (docs/ccinfer.md) */
 	const char *wv = getenv("CCINFER_WINOGRAD");
-	en->wino = wv && !strcmp(wv, "0") ? 0 : wv && !strcmp(wv, "1") ? 2 : 1;
+	en->wino = 1;
+	if (wv && (!strcmp(wv, "0") || !strcmp(wv, "2") || !strcmp(wv, "4")))
+		en->wino = wv[0] - '0';
+	else if (wv && *wv && strcmp(wv, "auto"))
+		cc_log(CC_LOG_WARN, "infer",
+		       "CCINFER_WINOGRAD='%.16s' is not 0, 2, 4 or auto; using auto", wv);
 	if (prec != INFER_PRECISION_FP32 || !wino_cpu_ok())
 		en->wino = 0;
 	pthread_mutex_init(&en->lock, NULL);
@@ -239,7 +244,7 @@ static int cached_weights(struct infer_engine *en, const struct ir_tensor *src,
 		en->wc = n;
 		en->cap_wc = nc;
 	}
-	en->wc[en->n_wc++] = (struct wcache_entry){ src, false, *want, dst, sz };
+	en->wc[en->n_wc++] = (struct wcache_entry){ src, 0, *want, dst, sz };
 	*ret = dst;
 	dst = NULL;
 out:
@@ -261,16 +266,16 @@ out:
 /* Winograd-transformed weights of a K x C x 3 x 3 constant, once per
  * engine. */
 static int cached_wino_weights(struct infer_engine *en, const struct ir_tensor *src,
-			       int64_t K, int64_t C, const float **ret)
+			       int64_t K, int64_t C, int m, const float **ret)
 {
 	int r = 0;
 	pthread_mutex_lock(&en->lock);
 	for (size_t i = 0; i < en->n_wc; i++)
-		if (en->wc[i].src == src && en->wc[i].wino) {
+		if (en->wc[i].src == src && en->wc[i].wino == m) {
 			*ret = en->wc[i].data;
 			goto out;
 		}
-	size_t sz = wino_weights_size(K, C);
+	size_t sz = wino_weights_size(C, K, m);
 	if (en->n_wc == en->cap_wc) {
 		size_t nc = en->cap_wc ? en->cap_wc * 2 : 64;
 		struct wcache_entry *n = realloc(en->wc, nc * sizeof(*n));
@@ -286,8 +291,8 @@ static int cached_wino_weights(struct infer_engine *en, const struct ir_tensor *
 		r = -ENOMEM;
 		goto out;
 	}
-	wino_transform_weights(src->data, K, C, u);
-	en->wc[en->n_wc++] = (struct wcache_entry){ src, true, { 0 }, u, sz };
+	wino_transform_weights(src->data, K, C, m, u);
+	en->wc[en->n_wc++] = (struct wcache_entry){ src, m, { 0 }, u, sz };
 	*ret = u;
 out:
 	pthread_mutex_unlock(&en->lock);
@@ -634,12 +639,15 @@ static bool is_sig_input(const struct builder *b, int sid)
 	return false;
 }
 
-/* A 3x3 stride-1 convolution through our Winograd F(4x4,3x3) kernels
- * (winograd.c) instead of oneDNN's direct one, when oneDNN chose nChw8c
- * for both sides (AVX2), the channels fit the kernel's blocking, the
- * post-ops are clamps or leaky ReLUs, there is no fused residual, and
- * (unless CCINFER_WINOGRAD=1) there are enough tiles to amortise reading
- * the 4x larger transformed weights.  Returns 1 when not taken. */
+/* A 3x3 stride-1 convolution through our Winograd kernels (winograd.c)
+ * instead of oneDNN's direct one, when oneDNN chose nChw8c for both sides
+ * (AVX2), the channels fit the kernels' blocking, the post-ops are clamps
+ * or leaky ReLUs and there is no fused residual.  Size rule (unless
+ * CCINFER_WINOGRAD forces a variant): F(4x4,3x3) when that makes at least
+ * 16 tiles (all images of the batch), else F(2x2,3x3) when that does,
+ * else oneDNN: with fewer tiles the products are too small to pay for
+ * reading the larger transformed weights (bench/infer/bench_wino).
+ * Returns 1 when not taken. */
 static int build_wino(struct builder *b, const struct ir_node *n, const struct ir_params *pp,
 		      int out, const dnnl_memory_desc_t *src, const dnnl_memory_desc_t *dst)
 {
@@ -682,13 +690,21 @@ static int build_wino(struct builder *b, const struct ir_node *n, const struct i
 			return 1;
 		wc.bias = bt->data;
 	}
-	wino_plan(&wc, 0);
-	/* Measured on AVX2 (bench/infer/bench_wino.c): below 16 tiles the
-	 * products are too small to pay for the transformed weights. */
-	if (b->en->wino == 1 && wc.tiles < 16)
-		return 1;
+	if (b->en->wino == 1) {
+		wc.m = 4;
+		wino_plan(&wc, 0);
+		if (wc.tiles < 16) {
+			wc.m = 2;
+			wino_plan(&wc, 0);
+			if (wc.tiles < 16)
+				return 1;
+		}
+	} else {
+		wc.m = b->en->wino;
+		wino_plan(&wc, 0);
+	}
 	struct loc sloc;
-	int r = cached_wino_weights(b->en, wt, wc.K, wc.C, &wc.u);
+	int r = cached_wino_weights(b->en, wt, wc.K, wc.C, wc.m, &wc.u);
 	r = r ? r : loc_in(b, n->in[0], src, n, &sloc);
 	r = r ? r : out_storage(b, out, dst);
 	if (r)
@@ -1583,14 +1599,15 @@ int plan_build(struct infer_engine *en, struct ir_model *im,
 	p->scratch_size = b.scratch;
 	if ((r = plan_memory(p)))
 		goto fail;
-	int n_reorder = 0, n_wino = 0;
+	int n_reorder = 0, n_w4 = 0, n_w2 = 0;
 	for (int i = 0; i < p->n_steps; i++) {
 		n_reorder += p->steps[i].reorder;
-		n_wino += p->steps[i].kind == STEP_WINO;
+		if (p->steps[i].kind == STEP_WINO)
+			*(p->steps[i].wino->m == 2 ? &n_w2 : &n_w4) += 1;
 	}
 	cc_log(CC_LOG_DEBUG, "infer",
-	       "plan: %d steps (%d layout reorders, %d Winograd convs), %zu bytes per run",
-	       p->n_steps, n_reorder, n_wino, p->arena_size);
+	       "plan: %d steps (%d layout reorders; Winograd: %d F(4x4), %d F(2x2)), "
+	       "%zu bytes per run", p->n_steps, n_reorder, n_w4, n_w2, p->arena_size);
 	p->n_arenas = max_conc > 0 ? max_conc : 1;
 	if (p->arena_size > (max_bytes - folded) / (size_t)p->n_arenas) {
 		r = ir_fail(e, INFER_E_LIMIT, "plan needs %zu bytes per run, above the budget",
@@ -1775,7 +1792,8 @@ int plan_profile(struct infer_plan *p, int iterations, double *conv_ms,
 		seq_all += sm;
 		cc_log(CC_LOG_DEBUG, "infer", "step %d %s%s%s '%s': %.3f ms alone, %.3f ms in sequence",
 		       i, s->reorder ? "reorder before " : "", ir_op_name(s->node->op),
-		       s->kind == STEP_WINO ? " (winograd)" : "", s->node->name, med, sm);
+		       s->kind != STEP_WINO ? "" : s->wino->m == 2 ? " (winograd 2x2)" :
+		       " (winograd 4x4)", s->node->name, med, sm);
 	}
 	pthread_mutex_lock(&p->lock);
 	a->busy = false;

@@ -1,23 +1,27 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * 3x3 stride-1 convolution by Winograd's minimal filtering F(4x4, 3x3)
- * (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks",
- * 2016), for AVX2+FMA CPUs, where oneDNN 2.6 has no Winograd kernel.
+ * 3x3 stride-1 convolution by Winograd's minimal filtering F(4x4, 3x3) and
+ * F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural
+ * Networks", 2016), for AVX2+FMA CPUs, where oneDNN 2.6 has no Winograd
+ * kernel.
  *
- * A 4x4 output tile comes from a 6x6 input tile: Y = A^T [U (.) V] A with
- * V = B^T d B (input transform) and U = G g G^T (weights, transformed once
- * at load).  Summed over input channels, the 36 element-wise products
- * become 36 independent matrix products M[p] = V[p] x U[p] of
- * (tiles x C) by (C x K): 36 multiplies per 16 outputs where direct
- * convolution needs 144, so 4x fewer flops, for more memory traffic and
- * slightly larger rounding error (measured in docs/ccinfer.md).
+ * An m x m output tile comes from an a x a input tile (a = m + 2):
+ * Y = A^T [U (.) V] A with V = B^T d B (input transform) and U = G g G^T
+ * (weights, transformed once at load).  Summed over input channels, the
+ * a*a element-wise products become a*a independent matrix products
+ * M[p] = V[p] x U[p] of (tiles x C) by (C x K).  F(4x4): 36 multiplies
+ * per 16 outputs where direct convolution needs 144 (4x fewer flops),
+ * weights 4x larger; F(2x2): 16 per 4 (2.25x fewer), weights 1.8x larger.
+ * F(2x2) wins where few tiles share the weights (small images, batch 1),
+ * since then reading the weights is the cost.  Rounding error stays close
+ * to direct convolution's (measured in bench/infer/bench_wino).
  *
  * Layouts: activations are oneDNN's nChw8c (8 channels per 32-byte
  * vector, what oneDNN picks for convolutions on AVX2), so each pixel's
- * 8 channels are one register in both transforms.
- *   U: [36][K/16][C][16]     weights per position, 16 output channels
- *   V: [36][B'][C]           one block of B' tiles (B rounded up to 6)
- *   M: [36][B'][K]
+ * 8 channels are one register in both transforms.  P = a*a positions:
+ *   U: [P][K/16][C][16]      weights per position, 16 output channels
+ *   V: [P][B'][C]            one block of B' tiles (B rounded up to 6)
+ *   M: [P][B'][K]
  * Tiles are processed in blocks of B, sized so that V and M of a block
  * stay in cache; inside a block the team splits the input transform by
  * (tile, channel block), the products by (position, 16 output channels)
@@ -38,7 +42,12 @@
 #define WT __attribute__((target("avx2,fma")))
 #endif
 
-enum { ALPHA = 6, NPOS = 36, TILE = 4, KB = 16, ROWS = 6 };
+enum { KB = 16, ROWS = 6 };
+
+static int npos(int m)
+{
+	return (m + 2) * (m + 2);
+}
 
 bool wino_cpu_ok(void)
 {
@@ -52,18 +61,26 @@ bool wino_cpu_ok(void)
 
 bool wino_shape_ok(int64_t C, int64_t K)
 {
-	return C >= 8 && K >= 16 && C % 8 == 0 && K % KB == 0 && C <= 8192 && K <= 8192;
+	/* C * K bounded: the F(4x4) weights take 36 * C * K floats (<= 288 MiB) */
+	return C >= 8 && K >= 16 && C % 8 == 0 && K % KB == 0 && C <= 8192 && K <= 8192 &&
+	       C * K <= ((int64_t)1 << 21);
 }
 
-size_t wino_weights_size(int64_t C, int64_t K)
+size_t wino_weights_size(int64_t C, int64_t K, int m)
 {
-	return (size_t)NPOS * (size_t)C * (size_t)K * sizeof(float);
+	return (size_t)npos(m) * (size_t)C * (size_t)K * sizeof(float);
 }
 
-/* U = G g G^T for every (k, c), in double, stored [36][K/16][C][16]. */
-void wino_transform_weights(const float *oihw, int64_t K, int64_t C, float *u)
+/* U = G g G^T for every (k, c), in double, stored [P][K/16][C][16]. */
+void wino_transform_weights(const float *oihw, int64_t K, int64_t C, int m, float *u)
 {
-	static const double G[6][3] = {
+	static const double G2[4][3] = {
+		{ 1, 0, 0 },
+		{ 0.5, 0.5, 0.5 },
+		{ 0.5, -0.5, 0.5 },
+		{ 0, 0, 1 },
+	};
+	static const double G4[6][3] = {
 		{ 1.0 / 4, 0, 0 },
 		{ -1.0 / 6, -1.0 / 6, -1.0 / 6 },
 		{ -1.0 / 6, 1.0 / 6, -1.0 / 6 },
@@ -71,19 +88,21 @@ void wino_transform_weights(const float *oihw, int64_t K, int64_t C, float *u)
 		{ 1.0 / 24, -1.0 / 12, 1.0 / 6 },
 		{ 0, 0, 1 },
 	};
+	const double(*G)[3] = m == 2 ? G2 : G4;
+	int a = m + 2;
 	for (int64_t k = 0; k < K; k++)
 		for (int64_t c = 0; c < C; c++) {
 			const float *g = oihw + (k * C + c) * 9;
 			double t[6][3];
-			for (int i = 0; i < 6; i++)
+			for (int i = 0; i < a; i++)
 				for (int b = 0; b < 3; b++)
 					t[i][b] = G[i][0] * g[0 * 3 + b] + G[i][1] * g[1 * 3 + b] +
 						  G[i][2] * g[2 * 3 + b];
-			for (int i = 0; i < 6; i++)
-				for (int j = 0; j < 6; j++) {
+			for (int i = 0; i < a; i++)
+				for (int j = 0; j < a; j++) {
 					double v = t[i][0] * G[j][0] + t[i][1] * G[j][1] +
 						   t[i][2] * G[j][2];
-					size_t p = (size_t)(i * 6 + j);
+					size_t p = (size_t)(i * a + j);
 					u[((p * (size_t)(K / KB) + (size_t)(k / KB)) * (size_t)C +
 					   (size_t)c) * KB + (size_t)(k % KB)] = (float)v;
 				}
@@ -92,15 +111,15 @@ void wino_transform_weights(const float *oihw, int64_t K, int64_t C, float *u)
 
 void wino_plan(struct wino_conv *w, size_t block_bytes)
 {
-	w->th = (w->OH + TILE - 1) / TILE;
-	w->tw = (w->OW + TILE - 1) / TILE;
+	w->th = (w->OH + w->m - 1) / w->m;
+	w->tw = (w->OW + w->m - 1) / w->m;
 	w->tiles = w->N * w->th * w->tw;
-	int64_t per_tile = (int64_t)NPOS * (w->C + w->K) * (int64_t)sizeof(float);
+	int64_t per_tile = (int64_t)npos(w->m) * (w->C + w->K) * (int64_t)sizeof(float);
 	/* Small transformed weights stay in cache across blocks: blocks sized
 	 * for L2.  Large ones are read from memory once per block: blocks as
 	 * large as L3 allows (bench/infer/bench_wino). */
 	if (!block_bytes)
-		block_bytes = wino_weights_size(w->C, w->K) <= ((size_t)4 << 20) ?
+		block_bytes = wino_weights_size(w->C, w->K, w->m) <= ((size_t)4 << 20) ?
 			      ((size_t)1 << 20) : ((size_t)16 << 20);
 	int64_t b = (int64_t)block_bytes / per_tile;
 	b = b / ROWS * ROWS;
@@ -120,7 +139,7 @@ void wino_plan(struct wino_conv *w, size_t block_bytes)
 
 size_t wino_scratch_size(const struct wino_conv *w)
 {
-	return (size_t)NPOS * (size_t)(w->vstride + w->mstride) * sizeof(float) + 64;
+	return (size_t)npos(w->m) * (size_t)(w->vstride + w->mstride) * sizeof(float) + 64;
 }
 
 #ifdef WINO_X86
@@ -173,22 +192,22 @@ static inline WT void at6(__m256 m0, __m256 m1, __m256 m2, __m256 m3, __m256 m4,
 
 /* Input transform of tile 'tile' (global index), channel block cb, into
  * V[p][tb][cb*8..]; tile >= w->tiles writes zeros (block padding). */
-static WT void in_tile(const struct wino_conv *w, const float *src, float *v, int64_t tile,
-		       int64_t tb, int64_t cb)
+static WT void in_tile4(const struct wino_conv *w, const float *src, float *v, int64_t tile,
+			int64_t tb, int64_t cb)
 {
 	size_t vs = (size_t)w->vstride;
 	float *vo = v + (size_t)tb * (size_t)w->C + (size_t)cb * 8;
 	if (tile >= w->tiles) {
-		for (int p = 0; p < NPOS; p++)
+		for (int p = 0; p < 36; p++)
 			_mm256_storeu_ps(vo + p * vs, _mm256_setzero_ps());
 		return;
 	}
 	int64_t per = w->th * w->tw, n = tile / per, r = tile % per;
-	int64_t y0 = (r / w->tw) * TILE - w->pt, x0 = (r % w->tw) * TILE - w->pl;
+	int64_t y0 = (r / w->tw) * 4 - w->pt, x0 = (r % w->tw) * 4 - w->pl;
 	const float *base = src + ((size_t)(n * (w->C / 8) + cb) * (size_t)w->H) * (size_t)w->W * 8;
 	size_t rs = (size_t)w->W * 8;
 	__m256 t[36];
-	if (y0 >= 0 && x0 >= 0 && y0 + ALPHA <= w->H && x0 + ALPHA <= w->W) {
+	if (y0 >= 0 && x0 >= 0 && y0 + 6 <= w->H && x0 + 6 <= w->W) {
 		const float *p0 = base + ((size_t)y0 * (size_t)w->W + (size_t)x0) * 8;
 		for (int j = 0; j < 6; j++) {
 			const float *c = p0 + j * 8;
@@ -232,8 +251,8 @@ static inline WT __m256 post(const struct wino_conv *w, __m256 x)
 
 /* Output transform of tile (global index), output channels k8*8.., from
  * M[p][tb][..]; adds the bias and applies the activations. */
-static WT void out_tile(const struct wino_conv *w, const float *m, float *dst, int64_t tile,
-			int64_t tb, int64_t k8)
+static WT void out_tile4(const struct wino_conv *w, const float *m, float *dst, int64_t tile,
+			 int64_t tb, int64_t k8)
 {
 	size_t ms = (size_t)w->mstride;
 	const float *mi = m + (size_t)tb * (size_t)w->K + (size_t)k8 * 8;
@@ -249,12 +268,80 @@ static WT void out_tile(const struct wino_conv *w, const float *m, float *dst, i
 		    o + i * 4, 1);
 	__m256 bias = w->bias ? _mm256_loadu_ps(w->bias + k8 * 8) : _mm256_setzero_ps();
 	int64_t per = w->th * w->tw, n = tile / per, r = tile % per;
-	int64_t y0 = (r / w->tw) * TILE, x0 = (r % w->tw) * TILE;
+	int64_t y0 = (r / w->tw) * 4, x0 = (r % w->tw) * 4;
 	float *base = dst + ((size_t)(n * (w->K / 8) + k8) * (size_t)w->OH) * (size_t)w->OW * 8;
 	for (int i = 0; i < 4 && y0 + i < w->OH; i++) {
 		float *row = base + ((size_t)(y0 + i) * (size_t)w->OW + (size_t)x0) * 8;
 		for (int j = 0; j < 4 && x0 + j < w->OW; j++)
 			_mm256_storeu_ps(row + j * 8, post(w, _mm256_add_ps(o[i * 4 + j], bias)));
+	}
+}
+
+/* F(2x2, 3x3): B^T d over 4 vectors, result k to o[k * os] */
+static inline WT void bt4(__m256 d0, __m256 d1, __m256 d2, __m256 d3, __m256 *o, int os)
+{
+	o[0 * os] = _mm256_sub_ps(d0, d2);
+	o[1 * os] = _mm256_add_ps(d1, d2);
+	o[2 * os] = _mm256_sub_ps(d2, d1);
+	o[3 * os] = _mm256_sub_ps(d1, d3);
+}
+
+static WT void in_tile2(const struct wino_conv *w, const float *src, float *v, int64_t tile,
+			int64_t tb, int64_t cb)
+{
+	size_t vs = (size_t)w->vstride;
+	float *vo = v + (size_t)tb * (size_t)w->C + (size_t)cb * 8;
+	if (tile >= w->tiles) {
+		for (int p = 0; p < 16; p++)
+			_mm256_storeu_ps(vo + p * vs, _mm256_setzero_ps());
+		return;
+	}
+	int64_t per = w->th * w->tw, n = tile / per, r = tile % per;
+	int64_t y0 = (r / w->tw) * 2 - w->pt, x0 = (r % w->tw) * 2 - w->pl;
+	const float *base = src + ((size_t)(n * (w->C / 8) + cb) * (size_t)w->H) * (size_t)w->W * 8;
+	__m256 t[16], o[16];
+	for (int j = 0; j < 4; j++) {
+		int64_t x = x0 + j;
+		__m256 c[4];
+		for (int i = 0; i < 4; i++) {
+			int64_t y = y0 + i;
+			c[i] = y >= 0 && y < w->H && x >= 0 && x < w->W ?
+			       _mm256_loadu_ps(base + ((size_t)y * (size_t)w->W + (size_t)x) * 8) :
+			       _mm256_setzero_ps();
+		}
+		bt4(c[0], c[1], c[2], c[3], t + j, 4);
+	}
+	for (int i = 0; i < 4; i++)
+		bt4(t[i * 4], t[i * 4 + 1], t[i * 4 + 2], t[i * 4 + 3], o + i * 4, 1);
+	for (int p = 0; p < 16; p++)
+		_mm256_storeu_ps(vo + (size_t)p * vs, o[p]);
+}
+
+static WT void out_tile2(const struct wino_conv *w, const float *m, float *dst, int64_t tile,
+			 int64_t tb, int64_t k8)
+{
+	size_t ms = (size_t)w->mstride;
+	const float *mi = m + (size_t)tb * (size_t)w->K + (size_t)k8 * 8;
+	__m256 t[8], o[4];
+	for (int j = 0; j < 4; j++) {
+		const float *c = mi + (size_t)j * ms;
+		__m256 m0 = _mm256_loadu_ps(c), m1 = _mm256_loadu_ps(c + 4 * ms),
+		       m2 = _mm256_loadu_ps(c + 8 * ms), m3 = _mm256_loadu_ps(c + 12 * ms);
+		t[j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
+		t[4 + j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
+	}
+	for (int i = 0; i < 2; i++) {
+		o[i * 2] = _mm256_add_ps(_mm256_add_ps(t[i * 4], t[i * 4 + 1]), t[i * 4 + 2]);
+		o[i * 2 + 1] = _mm256_sub_ps(_mm256_sub_ps(t[i * 4 + 1], t[i * 4 + 2]), t[i * 4 + 3]);
+	}
+	__m256 bias = w->bias ? _mm256_loadu_ps(w->bias + k8 * 8) : _mm256_setzero_ps();
+	int64_t per = w->th * w->tw, n = tile / per, r = tile % per;
+	int64_t y0 = (r / w->tw) * 2, x0 = (r % w->tw) * 2;
+	float *base = dst + ((size_t)(n * (w->K / 8) + k8) * (size_t)w->OH) * (size_t)w->OW * 8;
+	for (int i = 0; i < 2 && y0 + i < w->OH; i++) {
+		float *row = base + ((size_t)(y0 + i) * (size_t)w->OW + (size_t)x0) * 8;
+		for (int j = 0; j < 2 && x0 + j < w->OW; j++)
+			_mm256_storeu_ps(row + j * 8, post(w, _mm256_add_ps(o[i * 2 + j], bias)));
 	}
 }
 
@@ -305,7 +392,8 @@ WT void wino_run(const struct wino_conv *w, const float *src, float *dst, void *
 		 int threads)
 {
 	float *v = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-	float *m = v + (size_t)NPOS * (size_t)w->vstride;
+	const int np = npos(w->m);
+	float *m = v + (size_t)np * (size_t)w->vstride;
 	int64_t CB = w->C / 8, KB16 = w->K / KB, K8 = w->K / 8;
 #pragma omp parallel num_threads(threads)
 	for (int64_t t0 = 0; t0 < w->tiles; t0 += w->blk) {
@@ -313,9 +401,9 @@ WT void wino_run(const struct wino_conv *w, const float *src, float *dst, void *
 		int64_t nb6 = (nb + ROWS - 1) / ROWS * ROWS;
 #pragma omp for schedule(static)
 		for (int64_t i = 0; i < nb6 * CB; i++)
-			in_tile(w, src, v, t0 + i / CB, i / CB, i % CB);
+			(w->m == 2 ? in_tile2 : in_tile4)(w, src, v, t0 + i / CB, i / CB, i % CB);
 #pragma omp for schedule(static)
-		for (int64_t i = 0; i < NPOS * KB16; i++) {
+		for (int64_t i = 0; i < np * KB16; i++) {
 			int64_t p = i / KB16, kb = i % KB16;
 			const float *vp = v + (size_t)p * (size_t)w->vstride;
 			const float *up = w->u + ((size_t)p * (size_t)KB16 + (size_t)kb) *
@@ -327,7 +415,7 @@ WT void wino_run(const struct wino_conv *w, const float *src, float *dst, void *
 		}
 #pragma omp for schedule(static)
 		for (int64_t i = 0; i < nb * K8; i++)
-			out_tile(w, m, dst, t0 + i / K8, i / K8, i % K8);
+			(w->m == 2 ? out_tile2 : out_tile4)(w, m, dst, t0 + i / K8, i / K8, i % K8);
 	}
 }
 

@@ -516,17 +516,16 @@ def onnx_cases(R):
 
 
 def winograd_cases(R):
-    """3x3 stride-1 convs through the Winograd F(4x4,3x3) kernels (forced
-    with CCINFER_WINOGRAD=1 where the tile count alone would not pick
-    them): output sizes that are not multiples of the 4x4 tile, 1x1
+    """3x3 stride-1 convs through the Winograd F(4x4,3x3) and F(2x2,3x3)
+    kernels (forced with CCINFER_WINOGRAD=4 / 2 where the size rule would
+    not pick them): output sizes that are not multiples of the tile, 1x1
     outputs, SAME / VALID / explicit asymmetric pads, batches, bias and
-    each fused activation it takes; the plan's log must name the path."""
+    each fused activation they take; the plan's log must name the path."""
     import platform
     if platform.machine() not in ('x86_64', 'AMD64') or 'avx2' not in open('/proc/cpuinfo').read():
         print('skip winograd cases: no AVX2 here')
         return
-    force = {'CCINFER_WINOGRAD': '1'}
-    one = '1 Winograd convs'
+    none = 'Winograd: 0 F(4x4), 0 F(2x2)'
     acts = {'none': (None, lambda y: y), 'relu': ('Relu', lambda y: np.maximum(y, 0)),
             'relu6': ('Relu6', lambda y: np.clip(y, 0, 6)),
             'leaky': ('LeakyRelu', lambda y: np.where(y >= 0, y, 0.2 * y))}
@@ -557,8 +556,10 @@ def winograd_cases(R):
             elif op:
                 tg.node('y', op, [c_], T=('type', F32))
         tag = pads if isinstance(pads, str) else 'pads%d%d%d%d' % pads
-        R.tf('winograd_n%d_%dx%d_c%d_o%d_%s_%s' % (n, h, w, c, o, tag, act), b, {'x': x},
-             ['y'], [ref], 2e-5, force, one)
+        for m, expect in (('4', 'Winograd: 1 F(4x4), 0 F(2x2)'),
+                          ('2', 'Winograd: 0 F(4x4), 1 F(2x2)')):
+            R.tf('winograd%s_n%d_%dx%d_c%d_o%d_%s_%s' % (m, n, h, w, c, o, tag, act), b,
+                 {'x': x}, ['y'], [ref], 2e-5, {'CCINFER_WINOGRAD': m}, expect)
     # two chained Winograd convs (the second reads the first's nChw8c
     # output directly) by default: enough tiles for the size rule
     x, w1, w2 = rnd(1, 32, 30, 16), rnd(3, 3, 16, 32), rnd(3, 3, 32, 16)
@@ -571,18 +572,20 @@ def winograd_cases(R):
         c_ = tg.node('r', 'Relu', [c_], T=('type', F32))
         tg.node('y', 'Conv2D', [c_, tg.const('w2', w2)], T=('type', F32),
                 strides=('ints', [1, 1, 1, 1]), padding=b'SAME')
-    R.tf('winograd_chain_default', chain, {'x': x}, ['y'], [y], 2e-5, None, '2 Winograd convs')
+    R.tf('winograd_chain_default', chain, {'x': x}, ['y'], [y], 2e-5, None,
+         'Winograd: 2 F(4x4), 0 F(2x2)')
     R.tf('winograd_chain_off', chain, {'x': x}, ['y'], [y], 1e-5, {'CCINFER_WINOGRAD': '0'},
-         '0 Winograd convs')
-    # the size rule keeps oneDNN for a few tiles; CCINFER_WINOGRAD=0 always
-    x, wt = rnd(1, 6, 6, 16), rnd(3, 3, 16, 16)
+         none)
+    # the size rule: F(2x2) when F(4x4) makes fewer than 16 tiles and
+    # F(2x2) does not (8x8: 4 and 16 tiles), oneDNN below that (6x6)
+    for hw, expect in ((8, 'Winograd: 0 F(4x4), 1 F(2x2)'), (6, none)):
+        x, wt = rnd(1, hw, hw, 16), rnd(3, 3, 16, 16)
 
-    def small(tg):
-        tg.node('y', 'Conv2D', [tg.ph('x'), tg.const('w', wt)], T=('type', F32),
-                strides=('ints', [1, 1, 1, 1]), padding=b'SAME')
-    ref = conv_ref(x, wt, (1, 1), (1, 1), (1, 1, 1, 1))
-    R.tf('winograd_few_tiles_default', small, {'x': x}, ['y'], [ref], 1e-5, None,
-         '0 Winograd convs')
+        def small(tg, wt=wt):
+            tg.node('y', 'Conv2D', [tg.ph('x'), tg.const('w', wt)], T=('type', F32),
+                    strides=('ints', [1, 1, 1, 1]), padding=b'SAME')
+        ref = conv_ref(x, wt, (1, 1), (1, 1), (1, 1, 1, 1))
+        R.tf('winograd_rule_%dx%d' % (hw, hw), small, {'x': x}, ['y'], [ref], 2e-5, None, expect)
     # channels the kernels do not block (12 in, 20 out): oneDNN
     x, wt = rnd(1, 20, 20, 12), rnd(3, 3, 12, 20)
     ref = conv_ref(x, wt, (1, 1), (1, 1), (1, 1, 1, 1))
@@ -590,8 +593,8 @@ def winograd_cases(R):
     def odd(tg):
         tg.node('y', 'Conv2D', [tg.ph('x'), tg.const('w', wt)], T=('type', F32),
                 strides=('ints', [1, 1, 1, 1]), padding=b'SAME')
-    R.tf('winograd_odd_channels_forced', odd, {'x': x}, ['y'], [ref], 1e-5, force,
-         '0 Winograd convs')
+    R.tf('winograd_odd_channels_forced', odd, {'x': x}, ['y'], [ref], 1e-5,
+         {'CCINFER_WINOGRAD': '4'}, none)
 
 
 def main():
