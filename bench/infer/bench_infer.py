@@ -4,7 +4,7 @@
 (onnxruntime-node) vs PyTorch 1.13, same weights, same run.
 
   bench_infer.py CCINFER [--work DIR] [--batches 1,8,32] [--threads 1,2]
-                 [--iterations K] [--smoke]
+                 [--iterations K] [--rounds R] [--smoke]
 
 Full run: generates the models (scripts/gen_resnet50.py) unless WORK holds
 them, installs onnxruntime-node into bench/out/infer-node (setup.sh) when
@@ -13,6 +13,12 @@ same input, then measures latency (median, p99) and images/s for each
 batch size and thread count, the sum of the standalone oneDNN convolution
 times (the near-limit bound) and prints a Markdown table with the ratios the
 targets are stated in.  PyTorch runs with jemalloc preloaded.
+
+--rounds R (default 1) measures every (threads, batch) point R times, the
+runners taking turns within each round, so that drift of a shared machine
+hits all of them alike; the table then gives each runner's median over the
+rounds, and each ratio is the median of the per-round ratios (the
+per-round values are printed too).
 
 --smoke: a tiny conv net through the same three runners, seconds, nothing
 judged (ONNX Runtime is skipped when it is not installed)."""
@@ -25,6 +31,7 @@ import sys
 import tempfile
 
 import numpy as np
+from statistics import median
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, '..', '..')
@@ -119,6 +126,7 @@ def main():
     ap.add_argument('--batches', default='1,8,32')
     ap.add_argument('--threads', default='1,2')
     ap.add_argument('--iterations', type=int, default=10)
+    ap.add_argument('--rounds', type=int, default=1)
     ap.add_argument('--smoke', action='store_true')
     a = ap.parse_args()
     if a.smoke:
@@ -142,23 +150,33 @@ def main():
         err = float(np.abs(ours - theirs).max() / np.abs(theirs).max())
         print('ONNX outputs vs ONNX Runtime: max relative error %.3g (%s)' %
               (err, 'ok' if err <= 1e-4 else 'MISMATCH'))
-    rows = []
-    bound = {}
-    for t in [int(v) for v in a.threads.split(',')]:
-        for b in [int(v) for v in a.batches.split(',')]:
-            it = max(2, a.iterations if b == 1 else a.iterations // (2 if b <= 8 else 4))
-            prof = t == max(int(v) for v in a.threads.split(',')) and b in (1, 32)
-            r = ccinfer_bench(a.ccinfer, tf_model, b, t, it, profile=prof)
-            rows.append(('ccinfer (SavedModel)', b, t, r['median_ms'], r['p99_ms'], r['images_per_s']))
-            if prof:
-                bound[b] = (float(r['median_ms']), float(r['conv_bound_ms']))
-            r = ccinfer_bench(a.ccinfer, onnx_model, b, t, it)
-            rows.append(('ccinfer (ONNX)', b, t, r['median_ms'], r['p99_ms'], r['images_per_s']))
-            r = ort_bench(onnx_model, b, t, it)
-            rows.append(('onnxruntime-node', b, t, r['median_ms'], r['p99_ms'], r['images_per_s']))
-            for r in torch_bench(b, t, it):
-                rows.append(('pytorch ' + r['mode'], b, t, r['median_ms'], r['p99_ms'],
+    if a.rounds < 1:
+        ap.error('--rounds must be >= 1')
+    rounds = []  # per round: rows and conv bounds
+    for k in range(a.rounds):
+        rows = []
+        bound = {}
+        for t in [int(v) for v in a.threads.split(',')]:
+            for b in [int(v) for v in a.batches.split(',')]:
+                it = max(2, a.iterations if b == 1 else a.iterations // (2 if b <= 8 else 4))
+                prof = t == max(int(v) for v in a.threads.split(',')) and b in (1, 32)
+                r = ccinfer_bench(a.ccinfer, tf_model, b, t, it, profile=prof)
+                rows.append(('ccinfer (SavedModel)', b, t, r['median_ms'], r['p99_ms'],
                              r['images_per_s']))
+                if prof:
+                    bound[b] = (float(r['median_ms']), float(r['conv_bound_ms']))
+                r = ccinfer_bench(a.ccinfer, onnx_model, b, t, it)
+                rows.append(('ccinfer (ONNX)', b, t, r['median_ms'], r['p99_ms'], r['images_per_s']))
+                r = ort_bench(onnx_model, b, t, it)
+                rows.append(('onnxruntime-node', b, t, r['median_ms'], r['p99_ms'],
+                             r['images_per_s']))
+                for r in torch_bench(b, t, it):
+                    rows.append(('pytorch ' + r['mode'], b, t, r['median_ms'], r['p99_ms'],
+                                 r['images_per_s']))
+                sys.stdout.flush()
+        rounds.append((rows, bound))
+        if a.rounds > 1:
+            print('round %d of %d done' % (k + 1, a.rounds))
             sys.stdout.flush()
     cpu = platform.processor() or platform.machine()
     try:
@@ -170,26 +188,39 @@ def main():
                                                       ' '.join(open('/proc/loadavg').read().split()[:3])))
     print('| runner | batch | threads | median ms | p99 ms | images/s |')
     print('|---|---|---|---|---|---|')
-    for r in rows:
-        print('| %s | %d | %d | %.2f | %.2f | %.2f |' % (r[0], r[1], r[2], float(r[3]), float(r[4]),
-                                                       float(r[5])))
+    for i, r in enumerate(rounds[0][0]):
+        col = [[float(rr[0][i][c]) for rr in rounds] for c in (3, 4, 5)]
+        print('| %s | %d | %d | %.2f | %.2f | %.2f |' % (r[0], r[1], r[2], median(col[0]),
+                                                       median(col[1]), median(col[2])))
 
-    def best(name_prefix, b, t, key, lo):
+    def best(rows, name_prefix, b, t, key, lo):
         vals = [float(r[3] if key == 'lat' else r[5]) for r in rows
                 if r[0].startswith(name_prefix) and r[1] == b and r[2] == t]
         return (min(vals) if lo else max(vals)) if vals else float('nan')
     tmax = max(int(v) for v in a.threads.split(','))
-    ours1 = best('ccinfer (SavedModel)', 1, tmax, 'lat', True)
-    print('\nbatch-1 latency, %d threads: ccinfer/ORT = %.2f (target <= 0.95), ccinfer/PyTorch best = %.2f '
-          '(target <= 0.75)' % (tmax, ours1 / best('onnxruntime', 1, tmax, 'lat', True),
-                                ours1 / best('pytorch', 1, tmax, 'lat', True)))
     bs = [int(v) for v in a.batches.split(',')]
-    ours_t = max(best('ccinfer (SavedModel)', b, tmax, 'ips', False) for b in bs)
-    ort_t = max(best('onnxruntime', b, tmax, 'ips', False) for b in bs)
-    print('best throughput: ccinfer/ORT = %.2f (target >= 1.1)' % (ours_t / ort_t))
-    for b, (whole, conv) in sorted(bound.items()):
-        print('batch %d: whole graph %.2f ms / conv-primitive bound %.2f ms = %.2f (target <= 1.2)' %
-              (b, whole, conv, whole / conv))
+    ratios = {'ort1': [], 'pt1': [], 'tput': [], 1: [], 32: []}
+    for rows, bound in rounds:
+        ours1 = best(rows, 'ccinfer (SavedModel)', 1, tmax, 'lat', True)
+        ratios['ort1'].append(ours1 / best(rows, 'onnxruntime', 1, tmax, 'lat', True))
+        ratios['pt1'].append(ours1 / best(rows, 'pytorch', 1, tmax, 'lat', True))
+        ours_t = max(best(rows, 'ccinfer (SavedModel)', b, tmax, 'ips', False) for b in bs)
+        ort_t = max(best(rows, 'onnxruntime', b, tmax, 'ips', False) for b in bs)
+        ratios['tput'].append(ours_t / ort_t)
+        for b, (whole, conv) in bound.items():
+            ratios[b].append(whole / conv)
+
+    def show(v):
+        s = '%.2f' % median(v)
+        return s + (' (rounds: %s)' % ', '.join('%.2f' % x for x in v) if len(v) > 1 else '')
+    print('\nbatch-1 latency, %d threads: ccinfer/ORT = %s (target <= 0.95)' %
+          (tmax, show(ratios['ort1'])))
+    print('batch-1 latency, %d threads: ccinfer/PyTorch best = %s (target <= 0.75)' %
+          (tmax, show(ratios['pt1'])))
+    print('best throughput: ccinfer/ORT = %s (target >= 1.1)' % show(ratios['tput']))
+    for b in (1, 32):
+        if ratios[b]:
+            print('batch %d: whole graph / conv bound = %s (target <= 1.2)' % (b, show(ratios[b])))
     return 0
 
 
