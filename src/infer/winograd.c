@@ -20,14 +20,15 @@
  * vector, what oneDNN picks for convolutions on AVX2), so each pixel's
  * 8 channels are one register in both transforms.  P = a*a positions:
  *   U: [P][K/16][C][16]      weights per position, 16 output channels
- *   V: [P][B'][C]            one block of B' tiles (B rounded up to 6)
- *   M: [P][B'][K]
- * Tiles are processed in blocks of B, sized so that V and M of a block
- * stay in cache; inside a block the team splits the input transform by
- * (tile, channel block), the products by (position, 16 output channels)
- * and the output transform by (tile, 8 output channels).  The 6x16
- * register kernel keeps 12 accumulators and reads a 16-wide row of U and
- * 6 broadcasts of V per input channel.
+ *   V: [P][B][C]             one block of B tiles
+ *   M: [P][B][K]
+ * (the strides between positions are padded by a cache line).  Tiles are
+ * processed in blocks of B, sized so that V and M of a block stay in
+ * cache; inside a block the team splits the input transform by (tile,
+ * channel block), the products by (position, 16 output channels) and the
+ * output transform by (tile, 8 output channels).  The 6x16 register kernel
+ * keeps 12 accumulators and reads a 16-wide row of U and 6 broadcasts of
+ * V per input channel; the last rows of a block take a smaller one.
  */
 #include <math.h>
 #include <omp.h>
@@ -191,17 +192,12 @@ static inline WT void at6(__m256 m0, __m256 m1, __m256 m2, __m256 m3, __m256 m4,
 }
 
 /* Input transform of tile 'tile' (global index), channel block cb, into
- * V[p][tb][cb*8..]; tile >= w->tiles writes zeros (block padding). */
+ * V[p][tb][cb*8..]. */
 static WT void in_tile4(const struct wino_conv *w, const float *src, float *v, int64_t tile,
 			int64_t tb, int64_t cb)
 {
 	size_t vs = (size_t)w->vstride;
 	float *vo = v + (size_t)tb * (size_t)w->C + (size_t)cb * 8;
-	if (tile >= w->tiles) {
-		for (int p = 0; p < 36; p++)
-			_mm256_storeu_ps(vo + p * vs, _mm256_setzero_ps());
-		return;
-	}
 	int64_t per = w->th * w->tw, n = tile / per, r = tile % per;
 	int64_t y0 = (r / w->tw) * 4 - w->pt, x0 = (r % w->tw) * 4 - w->pl;
 	const float *base = src + ((size_t)(n * (w->C / 8) + cb) * (size_t)w->H) * (size_t)w->W * 8;
@@ -291,11 +287,6 @@ static WT void in_tile2(const struct wino_conv *w, const float *src, float *v, i
 {
 	size_t vs = (size_t)w->vstride;
 	float *vo = v + (size_t)tb * (size_t)w->C + (size_t)cb * 8;
-	if (tile >= w->tiles) {
-		for (int p = 0; p < 16; p++)
-			_mm256_storeu_ps(vo + p * vs, _mm256_setzero_ps());
-		return;
-	}
 	int64_t per = w->th * w->tw, n = tile / per, r = tile % per;
 	int64_t y0 = (r / w->tw) * 2 - w->pt, x0 = (r % w->tw) * 2 - w->pl;
 	const float *base = src + ((size_t)(n * (w->C / 8) + cb) * (size_t)w->H) * (size_t)w->W * 8;
@@ -345,47 +336,48 @@ static WT void out_tile2(const struct wino_conv *w, const float *m, float *dst, 
 	}
 }
 
-/* M[6 rows][16] = V[6 rows][C] x U[C][16] */
-static WT void kern6x16(const float *v, size_t vs, const float *u, float *m, size_t msd,
-			int64_t C)
+/* M[n rows][16] = V[n rows][C] x U[C][16], n <= 6 a constant after
+ * inlining (12 accumulators at most, all in registers). */
+static inline __attribute__((always_inline)) WT void
+kern_rows(const float *v, size_t vs, const float *u, float *m, size_t msd, int64_t C, const int n)
 {
-	__m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
-	       a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
-	const float *v0 = v, *v1 = v + vs, *v2 = v + 2 * vs, *v3 = v + 3 * vs, *v4 = v + 4 * vs,
-		    *v5 = v + 5 * vs;
+	__m256 a0[ROWS], a1[ROWS];
+#pragma GCC unroll 6
+	for (int r = 0; r < n; r++)
+		a0[r] = a1[r] = _mm256_setzero_ps();
 	for (int64_t c = 0; c < C; c++) {
-		__m256 b0 = _mm256_loadu_ps(u + c * KB), b1 = _mm256_loadu_ps(u + c * KB + 8), x;
-		x = _mm256_broadcast_ss(v0 + c);
-		a00 = _mm256_fmadd_ps(x, b0, a00);
-		a01 = _mm256_fmadd_ps(x, b1, a01);
-		x = _mm256_broadcast_ss(v1 + c);
-		a10 = _mm256_fmadd_ps(x, b0, a10);
-		a11 = _mm256_fmadd_ps(x, b1, a11);
-		x = _mm256_broadcast_ss(v2 + c);
-		a20 = _mm256_fmadd_ps(x, b0, a20);
-		a21 = _mm256_fmadd_ps(x, b1, a21);
-		x = _mm256_broadcast_ss(v3 + c);
-		a30 = _mm256_fmadd_ps(x, b0, a30);
-		a31 = _mm256_fmadd_ps(x, b1, a31);
-		x = _mm256_broadcast_ss(v4 + c);
-		a40 = _mm256_fmadd_ps(x, b0, a40);
-		a41 = _mm256_fmadd_ps(x, b1, a41);
-		x = _mm256_broadcast_ss(v5 + c);
-		a50 = _mm256_fmadd_ps(x, b0, a50);
-		a51 = _mm256_fmadd_ps(x, b1, a51);
+		__m256 b0 = _mm256_loadu_ps(u + c * KB), b1 = _mm256_loadu_ps(u + c * KB + 8);
+#pragma GCC unroll 6
+		for (int r = 0; r < n; r++) {
+			__m256 x = _mm256_broadcast_ss(v + (size_t)r * vs + c);
+			a0[r] = _mm256_fmadd_ps(x, b0, a0[r]);
+			a1[r] = _mm256_fmadd_ps(x, b1, a1[r]);
+		}
 	}
-	_mm256_storeu_ps(m + 0 * msd, a00);
-	_mm256_storeu_ps(m + 0 * msd + 8, a01);
-	_mm256_storeu_ps(m + 1 * msd, a10);
-	_mm256_storeu_ps(m + 1 * msd + 8, a11);
-	_mm256_storeu_ps(m + 2 * msd, a20);
-	_mm256_storeu_ps(m + 2 * msd + 8, a21);
-	_mm256_storeu_ps(m + 3 * msd, a30);
-	_mm256_storeu_ps(m + 3 * msd + 8, a31);
-	_mm256_storeu_ps(m + 4 * msd, a40);
-	_mm256_storeu_ps(m + 4 * msd + 8, a41);
-	_mm256_storeu_ps(m + 5 * msd, a50);
-	_mm256_storeu_ps(m + 5 * msd + 8, a51);
+#pragma GCC unroll 6
+	for (int r = 0; r < n; r++) {
+		_mm256_storeu_ps(m + (size_t)r * msd, a0[r]);
+		_mm256_storeu_ps(m + (size_t)r * msd + 8, a1[r]);
+	}
+}
+
+/* Rows [0, n) of one (position, 16 output channels) product. */
+static WT void gemm_rows(const float *v, size_t vs, const float *u, float *m, size_t msd,
+			 int64_t C, int64_t n)
+{
+	int64_t r = 0;
+	for (; r + ROWS <= n; r += ROWS)
+		kern_rows(v + (size_t)r * vs, vs, u, m + (size_t)r * msd, msd, C, 6);
+	v += (size_t)r * vs;
+	m += (size_t)r * msd;
+	switch (n - r) {
+	case 5: kern_rows(v, vs, u, m, msd, C, 5); break;
+	case 4: kern_rows(v, vs, u, m, msd, C, 4); break;
+	case 3: kern_rows(v, vs, u, m, msd, C, 3); break;
+	case 2: kern_rows(v, vs, u, m, msd, C, 2); break;
+	case 1: kern_rows(v, vs, u, m, msd, C, 1); break;
+	default: break;
+	}
 }
 
 WT void wino_run(const struct wino_conv *w, const float *src, float *dst, void *scratch,
@@ -398,9 +390,8 @@ WT void wino_run(const struct wino_conv *w, const float *src, float *dst, void *
 #pragma omp parallel num_threads(threads)
 	for (int64_t t0 = 0; t0 < w->tiles; t0 += w->blk) {
 		int64_t nb = w->tiles - t0 < w->blk ? w->tiles - t0 : w->blk;
-		int64_t nb6 = (nb + ROWS - 1) / ROWS * ROWS;
 #pragma omp for schedule(static)
-		for (int64_t i = 0; i < nb6 * CB; i++)
+		for (int64_t i = 0; i < nb * CB; i++)
 			(w->m == 2 ? in_tile2 : in_tile4)(w, src, v, t0 + i / CB, i / CB, i % CB);
 #pragma omp for schedule(static)
 		for (int64_t i = 0; i < np * KB16; i++) {
@@ -409,9 +400,7 @@ WT void wino_run(const struct wino_conv *w, const float *src, float *dst, void *
 			const float *up = w->u + ((size_t)p * (size_t)KB16 + (size_t)kb) *
 							 (size_t)w->C * KB;
 			float *mp = m + (size_t)p * (size_t)w->mstride + (size_t)kb * KB;
-			for (int64_t r = 0; r < nb6; r += ROWS)
-				kern6x16(vp + (size_t)r * (size_t)w->C, (size_t)w->C, up,
-					 mp + (size_t)r * (size_t)w->K, (size_t)w->K, w->C);
+			gemm_rows(vp, (size_t)w->C, up, mp, (size_t)w->K, w->C, nb);
 		}
 #pragma omp for schedule(static)
 		for (int64_t i = 0; i < nb * K8; i++)
