@@ -192,6 +192,20 @@ static void *alloc_prefault(size_t size)
 	return p;
 }
 
+/* Makes room for one more weight cache entry (en->lock held). */
+static int wcache_reserve(struct infer_engine *en)
+{
+	if (en->n_wc < en->cap_wc)
+		return 0;
+	size_t nc = en->cap_wc ? en->cap_wc * 2 : 64;
+	struct wcache_entry *n = realloc(en->wc, nc * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	en->wc = n;
+	en->cap_wc = nc;
+	return 0;
+}
+
 /* Weights in the layout a primitive wants, reordered once per engine. */
 static int cached_weights(struct infer_engine *en, const struct ir_tensor *src,
 			  const dnnl_memory_desc_t *src_md,
@@ -234,16 +248,8 @@ static int cached_weights(struct infer_engine *en, const struct ir_tensor *src,
 		r = ir_fail(e, INFER_E_BACKEND, "oneDNN: weight reorder failed");
 		goto out;
 	}
-	if (en->n_wc == en->cap_wc) {
-		size_t nc = en->cap_wc ? en->cap_wc * 2 : 64;
-		struct wcache_entry *n = realloc(en->wc, nc * sizeof(*n));
-		if (!n) {
-			r = -ENOMEM;
-			goto out;
-		}
-		en->wc = n;
-		en->cap_wc = nc;
-	}
+	if ((r = wcache_reserve(en)))
+		goto out;
 	en->wc[en->n_wc++] = (struct wcache_entry){ src, 0, *want, dst, sz };
 	*ret = dst;
 	dst = NULL;
@@ -276,16 +282,8 @@ static int cached_wino_weights(struct infer_engine *en, const struct ir_tensor *
 			goto out;
 		}
 	size_t sz = wino_weights_size(C, K, m);
-	if (en->n_wc == en->cap_wc) {
-		size_t nc = en->cap_wc ? en->cap_wc * 2 : 64;
-		struct wcache_entry *n = realloc(en->wc, nc * sizeof(*n));
-		if (!n) {
-			r = -ENOMEM;
-			goto out;
-		}
-		en->wc = n;
-		en->cap_wc = nc;
-	}
+	if ((r = wcache_reserve(en)))
+		goto out;
 	float *u = alloc_prefault(sz);
 	if (!u) {
 		r = -ENOMEM;
