@@ -22,6 +22,8 @@
  */
 #include <ccserve/util.h>
 
+#include "bench_common.h"
+
 #include <dnnl.h>
 #include <omp.h>
 #include <stdbool.h>
@@ -86,12 +88,6 @@ static struct cand *cands;
 static int n_cands;
 static dnnl_engine_t eng;
 static dnnl_stream_t strm;
-
-static int cmp_dbl(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
 static int out_hw(const struct shape *s)
 {
@@ -316,7 +312,7 @@ static double reorder_ms(int n, int c, int hw, dnnl_format_tag_t from, dnnl_form
 		if (i >= 0)
 			t[i] = (double)(cc_mono_ns() - t0) / 1e6;
 	}
-	qsort(t, (size_t)reps, sizeof(double), cmp_dbl);
+	qsort(t, (size_t)reps, sizeof(double), bench_cmp_dbl);
 	res = t[reps / 2];
 out:
 	if (m1)
@@ -334,14 +330,7 @@ out:
 
 static bool parse_arg(const char *flag, const char *v, uint64_t lo, uint64_t hi, int *ret)
 {
-	uint64_t x;
-	if (!v || cc_parse_u64(v, &x) || x < lo || x > hi) {
-		fprintf(stderr, "bench_conv_impls: %s needs a number in %llu..%llu\n", flag,
-			(unsigned long long)lo, (unsigned long long)hi);
-		return false;
-	}
-	*ret = (int)x;
-	return true;
+	return bench_parse_arg("bench_conv_impls", flag, v, lo, hi, ret);
 }
 
 int main(int argc, char **argv)
@@ -425,7 +414,7 @@ int main(int argc, char **argv)
 			}
 	for (int c = 0; c < n_cands; c++) {
 		struct cand *x = &cands[c];
-		qsort(x->samples, (size_t)x->ns, sizeof(double), cmp_dbl);
+		qsort(x->samples, (size_t)x->ns, sizeof(double), bench_cmp_dbl);
 		x->t = median ? x->samples[x->ns / 2] : x->samples[0];
 	}
 	printf("# ResNet-50 convolutions, batch %d, %d threads, %d rounds x %d reps, %s time;"

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_common.h"
 #include "internal.h"
 
 struct shape {
@@ -65,30 +66,24 @@ static void *xalloc(size_t n)
 		}                                                             \
 	} while (0)
 
-static int cmp_dbl(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv)
 {
-	int batch = 1, threads = 2, rounds = 5, reps = 10;
-	size_t block = 0;
+	int batch = 1, threads = 2, rounds = 5, reps = 10, block_kb = 0;
 	bool smoke = false;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--smoke")) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		int *num = !strcmp(a, "--batch") ? &batch : !strcmp(a, "--threads") ? &threads :
+			   !strcmp(a, "--rounds") ? &rounds : !strcmp(a, "--reps") ? &reps :
+			   !strcmp(a, "--block-kb") ? &block_kb : NULL;
+		if (!strcmp(a, "--smoke")) {
 			smoke = true;
-		} else if (i + 1 < argc && !strcmp(argv[i], "--batch")) {
-			batch = atoi(argv[++i]);
-		} else if (i + 1 < argc && !strcmp(argv[i], "--threads")) {
-			threads = atoi(argv[++i]);
-		} else if (i + 1 < argc && !strcmp(argv[i], "--rounds")) {
-			rounds = atoi(argv[++i]);
-		} else if (i + 1 < argc && !strcmp(argv[i], "--reps")) {
-			reps = atoi(argv[++i]);
-		} else if (i + 1 < argc && !strcmp(argv[i], "--block-kb")) {
-			block = (size_t)atoi(argv[++i]) << 10;
+		} else if (num) {
+			uint64_t hi = num == &batch || num == &threads ? 256 :
+				      num == &block_kb ? (1u << 20) : 100000;
+			if (!bench_parse_arg("bench_wino", a, v, num == &block_kb ? 0 : 1, hi, num))
+				return 2;
+			i++;
 		} else {
 			fprintf(stderr, "usage: bench_wino [--batch N] [--threads T] [--rounds R] "
 					"[--reps K] [--block-kb B] [--smoke]\n");
@@ -99,11 +94,11 @@ int main(int argc, char **argv)
 		rounds = 1;
 		reps = 1;
 	}
-	if (batch < 1 || batch > 256 || threads < 1 || threads > 256 || rounds < 1 ||
-	    reps < 1 || rounds * reps > 100000) {
-		fprintf(stderr, "bench_wino: bad arguments\n");
+	if ((int64_t)rounds * reps > 100000) {
+		fprintf(stderr, "bench_wino: --rounds x --reps above 100000\n");
 		return 2;
 	}
+	size_t block = (size_t)block_kb << 10;
 	if (!wino_cpu_ok()) {
 		printf("bench_wino: this CPU has no AVX2+FMA; the Winograd kernels do not run "
 		       "here\n");
@@ -217,9 +212,9 @@ int main(int argc, char **argv)
 				t2[r * reps + k] = (double)(cc_mono_ns() - t0) / 1e6;
 			}
 		}
-		qsort(td, (size_t)(rounds * reps), sizeof(double), cmp_dbl);
-		qsort(tw, (size_t)(rounds * reps), sizeof(double), cmp_dbl);
-		qsort(t2, (size_t)(rounds * reps), sizeof(double), cmp_dbl);
+		qsort(td, (size_t)(rounds * reps), sizeof(double), bench_cmp_dbl);
+		qsort(tw, (size_t)(rounds * reps), sizeof(double), bench_cmp_dbl);
+		qsort(t2, (size_t)(rounds * reps), sizeof(double), bench_cmp_dbl);
 		double md = td[rounds * reps / 2], mwn = tw[rounds * reps / 2],
 		       m2 = t2[rounds * reps / 2];
 		double maxa = 0, maxd = 0, maxd2 = 0;
